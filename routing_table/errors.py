@@ -1,0 +1,124 @@
+"""The project's own exceptions. Pure: importable by the edge handler.
+
+Every error carries the context a person needs to act on it (table, key, environment, owner),
+and ``str(err)`` is one line fit for a CLI's stderr. SDK errors are translated into these in one
+place per SDK call (``routing_table.store.calls``), never ad hoc.
+"""
+
+from __future__ import annotations
+
+
+class EdgeRouterError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class InvalidInputError(EdgeRouterError, ValueError):
+    """A value given by a caller (target, host, path, name, file line) is not acceptable."""
+
+    def __init__(self, message: str, *, field: str | None = None, value: object = None) -> None:
+        self.field = field
+        self.value = value
+        super().__init__(message)
+
+
+class ConfigurationError(EdgeRouterError):
+    """The router's configuration file is missing or invalid."""
+
+
+class StoreError(EdgeRouterError):
+    """A DynamoDB call failed. ``table`` and ``key`` say where; ``request_id`` helps AWS support."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        key: object = None,
+        operation: str | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        self.table = table
+        self.key = key
+        self.operation = operation
+        self.request_id = request_id
+        self.code = code
+        super().__init__(message)
+
+
+class TableNotFoundError(StoreError):
+    """The routing table does not exist (or is not visible with these credentials/region)."""
+
+
+class TableUnreachableError(StoreError):
+    """DynamoDB could not be reached or did not answer in time (endpoint down, timeout)."""
+
+
+class ThrottledError(StoreError):
+    """DynamoDB kept throttling after the configured retries."""
+
+
+class OwnershipError(StoreError):
+    """An entry belongs to another owner: it may not be overwritten or deleted for this one."""
+
+    def __init__(
+        self, message: str, *, table: str, key: object, owner: str | None, requested_by: str
+    ) -> None:
+        self.owner = owner
+        self.requested_by = requested_by
+        super().__init__(message, table=table, key=key, code="ConditionalCheckFailed")
+
+
+class ConditionFailedError(StoreError):
+    """A conditional write failed. ``item`` is the blocking item when the call asked for it
+    (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), in DynamoDB's attribute-value form."""
+
+    item: dict[str, object] | None = None
+
+
+class TransactionCanceledError(StoreError):
+    """A transaction was cancelled; ``reasons`` holds one code per item (``None`` when fine),
+    e.g. ``ConditionalCheckFailed`` or ``TransactionConflict``, and ``items`` the blocking items
+    (attribute-value form) where DynamoDB returned them."""
+
+    reasons: list[str | None]
+    items: list[dict[str, object] | None]
+
+
+class TransactionConflictError(StoreError):
+    """A transaction kept colliding with another one after the configured retries."""
+
+
+class NotFoundError(EdgeRouterError):
+    """Something named by the caller does not exist (environment, route, pool, version)."""
+
+
+class EnvironmentNotFoundError(NotFoundError):
+    def __init__(self, env_id: str, *, table: str | None = None) -> None:
+        self.env_id = env_id
+        self.table = table
+        where = f" in table {table}" if table else ""
+        super().__init__(f"environment {env_id!r} not found{where}")
+
+
+class HandleError(EdgeRouterError):
+    """Base of handle and pool errors."""
+
+
+class HandlePoolExhaustedError(HandleError):
+    def __init__(self, pool: str, *, size: int | None = None) -> None:
+        self.pool = pool
+        self.size = size
+        detail = f" (all {size} handles are held or cooling down)" if size is not None else ""
+        super().__init__(f"handle pool {pool!r} is exhausted{detail}")
+
+
+class HandleTakenError(HandleError):
+    """An explicit handle is held by another environment; the holder was not touched."""
+
+    def __init__(self, handle: str, *, holder: str | None, pool: str | None = None) -> None:
+        self.handle = handle
+        self.holder = holder
+        self.pool = pool
+        where = f" in pool {pool!r}" if pool else ""
+        super().__init__(f"handle {handle!r}{where} is held by environment {holder!r}")
