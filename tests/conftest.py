@@ -65,9 +65,7 @@ def moto_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def dynamodb_local(
-    dynamodb_local_server: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def dynamodb_local(dynamodb_local_server: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point every DynamoDB client created in this test at DynamoDB Local; returns the URL."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local_server.endpoint_url)
     return dynamodb_local_server.endpoint_url

@@ -169,7 +169,11 @@ class DynamoDBLocal:
         while time.monotonic() < deadline:
             assert self._process is not None
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
+                err = (
+                    self._process.stderr.read().decode(errors="replace")
+                    if self._process.stderr
+                    else ""
+                )
                 raise DynamoDBLocalError(f"DynamoDB Local exited at start: {err.strip()[-800:]}")
             if _answers(self.endpoint_url):
                 return
@@ -212,7 +216,7 @@ class DynamoDBLocal:
 def _answers(endpoint: str) -> bool:
     # DynamoDB Local answers any HTTP request (400 for one without a target): an answer is ready.
     try:
-        urllib.request.urlopen(endpoint, timeout=0.5).close()  # noqa: S310 - loopback only
+        urllib.request.urlopen(endpoint, timeout=0.5).close()
     except urllib.error.HTTPError:
         return True
     except (urllib.error.URLError, OSError):

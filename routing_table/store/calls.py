@@ -93,7 +93,7 @@ def translate(exc: Exception, *, table: str, operation: str, key: object = None)
 
 
 def _cancelled(exc: ClientError, message: str, ctx: dict[str, Any]) -> StoreError:
-    raw = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+    raw: list[Any] = list(exc.response.get("CancellationReasons") or [])
     reasons = [None if r.get("Code") in (None, "None") else r.get("Code") for r in raw]
     if reasons and all(r in (None, "TransactionConflict") for r in reasons):
         return TransactionConflictError(

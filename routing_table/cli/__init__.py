@@ -1,0 +1,29 @@
+"""The ``edge-router`` command line (Typer). Each command group lives in its own module here.
+
+Errors: the project's own exceptions become one line on stderr and exit code 1; usage errors
+exit 2 (Typer/Click's convention); nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from routing_table.cli.common import run_app
+
+app = typer.Typer(
+    name="edge-router",
+    help="Routing layer for ephemeral preview environments: table, routes, handles, "
+    "environments, static deploys, the local edge server and packaging.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Command groups register themselves here, one line each.
+from routing_table.cli.table import app as table_app  # noqa: E402
+
+app.add_typer(table_app, name="table")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    run_app(app)

@@ -1,0 +1,56 @@
+"""Shared CLI plumbing: options every command takes, output, and the error boundary."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from routing_table.errors import EdgeRouterError
+
+TABLE_ENV = "EDGE_ROUTER_TABLE"
+
+TableOption = Annotated[
+    str,
+    typer.Option(
+        "--table",
+        envvar=TABLE_ENV,
+        help=f"Routing table name (default: ${TABLE_ENV}).",
+        show_envvar=True,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one clear error line on stderr and exit."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run the Typer app; turn every error into one line on stderr and a non-zero exit code."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except EdgeRouterError as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        _die("interrupted", 130)
+    except Exception as exc:  # the last resort: still one line, never a traceback
+        if os.environ.get("EDGE_ROUTER_DEBUG"):
+            raise
+        _die(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _die(message: str, code: int = 1) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
