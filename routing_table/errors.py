@@ -21,6 +21,18 @@ class InvalidInputError(EdgeRouterError, ValueError):
         super().__init__(message)
 
 
+class InvalidHostError(InvalidInputError):
+    """A hostname (request Host header or route host pattern) is not a valid DNS name."""
+
+
+class InvalidPathError(InvalidInputError):
+    """A request URI or route path prefix cannot be normalised safely."""
+
+
+class InvalidTargetError(InvalidInputError):
+    """A route target string is not an S3 URL, an http(s) origin or an ALB ARN."""
+
+
 class ConfigurationError(EdgeRouterError):
     """The router's configuration file is missing or invalid."""
 
