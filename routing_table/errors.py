@@ -33,6 +33,18 @@ class InvalidTargetError(InvalidInputError):
     """A route target string is not an S3 URL, an http(s) origin or an ALB ARN."""
 
 
+class MalformedRequestError(InvalidInputError):
+    """A viewer request cannot become a CloudFront event (CloudFront answers it 400)."""
+
+
+class InvalidResultError(EdgeRouterError):
+    """The edge function returned something CloudFront would refuse (CloudFront answers 502)."""
+
+
+class StateDirBusyError(EdgeRouterError):
+    """Another process already runs local components (DynamoDB Local) on this state folder."""
+
+
 class ConfigurationError(EdgeRouterError):
     """The router's configuration file is missing or invalid."""
 
