@@ -49,6 +49,10 @@ class ConfigurationError(EdgeRouterError):
     """The router's configuration file is missing or invalid."""
 
 
+class PackagingError(EdgeRouterError):
+    """The Lambda@Edge zip cannot be built (forbidden import, compiled module, over budget)."""
+
+
 class StoreError(EdgeRouterError):
     """A DynamoDB call failed. ``table`` and ``key`` say where; ``request_id`` helps AWS support."""
 
@@ -113,8 +117,20 @@ class TransactionConflictError(StoreError):
     """A transaction kept colliding with another one after the configured retries."""
 
 
+class SchemaMismatchError(StoreError):
+    """The table exists but its keys or indexes differ from ``routing_table.schema``."""
+
+
 class NotFoundError(EdgeRouterError):
     """Something named by the caller does not exist (environment, route, pool, version)."""
+
+
+class RouteNotFoundError(NotFoundError):
+    def __init__(self, host: str, prefix: str, *, table: str) -> None:
+        self.host = host
+        self.prefix = prefix
+        self.table = table
+        super().__init__(f"no route for host {host!r} and path {prefix!r} in table {table}")
 
 
 class EnvironmentNotFoundError(NotFoundError):
@@ -134,6 +150,8 @@ class HandlePoolExhaustedError(HandleError):
         self.pool = pool
         self.size = size
         detail = f" (all {size} handles are held or cooling down)" if size is not None else ""
+        if size == 0:
+            detail = f" (it has no handles: add some with `edge-router handles add --pool {pool}`)"
         super().__init__(f"handle pool {pool!r} is exhausted{detail}")
 
 
@@ -146,3 +164,41 @@ class HandleTakenError(HandleError):
         self.pool = pool
         where = f" in pool {pool!r}" if pool else ""
         super().__init__(f"handle {handle!r}{where} is held by environment {holder!r}")
+
+
+class InvalidTemplateError(InvalidInputError):
+    """A hostname template is malformed (unknown variable, not one label under ``{domain}``)."""
+
+
+class InvalidHandleError(InvalidInputError):
+    """A handle or pool name is not acceptable (a handle must be a short DNS label)."""
+
+
+class HandleNotInPoolError(HandleError, NotFoundError):
+    def __init__(self, handle: str, *, pool: str) -> None:
+        self.handle = handle
+        self.pool = pool
+        super().__init__(f"handle {handle!r} is not in pool {pool!r}")
+
+
+class HandleContentionError(HandleError):
+    """Allocation kept losing races (or drawing taken names) up to its bound; retrying is safe."""
+
+    def __init__(self, what: str, *, attempts: int) -> None:
+        self.attempts = attempts
+        super().__init__(f"{what}: still conflicting after {attempts} attempts; retry")
+
+
+class HandleReleaseBlockedError(HandleError):
+    """A release was refused because an entry that must be gone first (a route, a host claim)
+    still exists; the handle stays with its environment."""
+
+    def __init__(self, handle: str, *, pool: str, env_id: str, blocking: object) -> None:
+        self.handle = handle
+        self.pool = pool
+        self.env_id = env_id
+        self.blocking = blocking
+        super().__init__(
+            f"handle {handle!r} in pool {pool!r} stays with environment {env_id!r}: "
+            f"{blocking} still exists; delete the environment's routes first"
+        )
