@@ -202,3 +202,13 @@ class HandleReleaseBlockedError(HandleError):
             f"handle {handle!r} in pool {pool!r} stays with environment {env_id!r}: "
             f"{blocking} still exists; delete the environment's routes first"
         )
+
+
+class EnvironmentStateError(EdgeRouterError):
+    """An environment cannot do this now: it is being deleted, exists with another spec, or one
+    of its routes no longer matches its record (run ``edge-router audit``)."""
+
+    def __init__(self, message: str, *, env_id: str, table: str | None = None) -> None:
+        self.env_id = env_id
+        self.table = table
+        super().__init__(message)
