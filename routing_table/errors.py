@@ -193,13 +193,14 @@ class HandleReleaseBlockedError(HandleError):
     """A release was refused because an entry that must be gone first (a route, a host claim)
     still exists; the handle stays with its environment."""
 
-    def __init__(self, handle: str, *, pool: str, env_id: str, blocking: object) -> None:
+    def __init__(self, handle: str, *, pool: str | None, env_id: str, blocking: object) -> None:
         self.handle = handle
         self.pool = pool
         self.env_id = env_id
         self.blocking = blocking
+        where = f" in pool {pool!r}" if pool else ""
         super().__init__(
-            f"handle {handle!r} in pool {pool!r} stays with environment {env_id!r}: "
+            f"handle {handle!r}{where} stays with environment {env_id!r}: "
             f"{blocking} still exists; delete the environment's routes first"
         )
 

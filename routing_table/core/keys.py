@@ -148,3 +148,21 @@ def free_list_sk(released_at: str, handle: str) -> str:
     fresh pool hands out handles in name order.
     """
     return f"{released_at or '0'}#{handle}"
+
+
+OWNER_CLAIM_PREFIX: Final = "CLAIM#"
+
+
+def owner_handle_sk(pool: str, handle: str) -> str:
+    """``by-owner`` sort key of a pool handle an environment holds: ``HANDLE#<pool>#<handle>``."""
+    return f"{POOL_HANDLE_PREFIX}{pool}#{handle}"
+
+
+def owner_handle_prefix(pool: str) -> str:
+    """``by-owner`` sort-key prefix of every handle an environment holds in one pool."""
+    return f"{POOL_HANDLE_PREFIX}{pool}#"
+
+
+def owner_claim_sk(handle: str) -> str:
+    """``by-owner`` sort key of a random (or explicit, pool-less) handle claim."""
+    return OWNER_CLAIM_PREFIX + handle
