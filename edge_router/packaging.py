@@ -17,7 +17,6 @@ from __future__ import annotations
 import ast
 import base64
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -27,6 +26,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -201,14 +201,27 @@ def _absolute(module: str | None, level: int, package: str) -> str:
     return f"{base}.{module}" if module else base
 
 
-def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
-    try:
-        return importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
+def _find_spec(name: str) -> ModuleSpec | None:
+    """Locate a module on sys.path WITHOUT importing it or its parents.
+
+    ``importlib.util.find_spec`` imports parent packages to find a submodule, which would
+    run third-party code in the build and hide broken imports behind ImportError.
+    """
+    parts = name.split(".")
+    search: list[str] | None = None  # None: sys.path
+    spec: ModuleSpec | None = None
+    for depth in range(1, len(parts) + 1):
+        spec = PathFinder.find_spec(".".join(parts[:depth]), search)
+        if spec is None:
+            return None
+        if depth < len(parts):
+            if spec.submodule_search_locations is None:
+                return None
+            search = list(spec.submodule_search_locations)
+    return spec
 
 
-def _is_package(spec: importlib.machinery.ModuleSpec) -> bool:
+def _is_package(spec: ModuleSpec) -> bool:
     return spec.submodule_search_locations is not None
 
 
