@@ -213,3 +213,11 @@ class EnvironmentStateError(EdgeRouterError):
         self.env_id = env_id
         self.table = table
         super().__init__(message)
+
+
+class ObjectStoreError(EdgeRouterError):
+    """An S3 call made for a static deploy (list, upload) failed; ``url`` says where."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(message)
