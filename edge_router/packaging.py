@@ -85,6 +85,7 @@ class PackageResult:
     code_sha256: str  # base64 of the SHA-256 digest, Lambda's format
     entries: tuple[str, ...]
     modules: tuple[str, ...]
+    left_out: tuple[tuple[str, str], ...]  # (lazy import not bundled, module importing it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,8 @@ def _admit(
     if spec is None:
         if optional:
             return
+        if importer is None:
+            raise PackagingError(f"entry module {module!r} not found on the Python path")
         raise PackagingError(f"cannot find module {module!r} imported by {graph.chain(module)}")
     if spec.origin is None or spec.origin in ("namespace", "built-in", "frozen"):
         return  # namespace package: nothing to copy, its submodules are found on their own
@@ -451,6 +454,7 @@ def build_package(
         code_sha256=code_sha256(data),
         entries=tuple(sorted(files)),
         modules=tuple(sorted(graph.bundled)),
+        left_out=tuple(sorted(graph.skipped)),
     )
 
 
