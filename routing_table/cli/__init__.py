@@ -25,6 +25,9 @@ app.add_typer(table_app, name="table")
 from routing_table.cli.package import package_cmd  # noqa: E402
 
 app.command("package")(package_cmd)
+from routing_table.cli.handles import app as handles_app  # noqa: E402
+
+app.add_typer(handles_app, name="handles")
 
 
 def main() -> None:
