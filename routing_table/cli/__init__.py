@@ -28,6 +28,15 @@ app.command("package")(package_cmd)
 from routing_table.cli.handles import app as handles_app  # noqa: E402
 
 app.add_typer(handles_app, name="handles")
+from routing_table.cli.env import app as env_app  # noqa: E402
+
+app.add_typer(env_app, name="env")
+from routing_table.cli.static import app as static_app  # noqa: E402
+
+app.add_typer(static_app, name="static")
+from routing_table.cli.audit import audit as audit_cmd  # noqa: E402
+
+app.command("audit")(audit_cmd)
 
 
 def main() -> None:
