@@ -250,12 +250,25 @@ def _fit(template: HostnameTemplate, slugs: dict[str, str], budget: int, domain:
             field="domain",
             value=domain,
         )
-    cap = _even_cap([len(slugs[n]) for n in shrinkable], room)
+    lengths = _shares([len(slugs[n]) for n in shrinkable], room)
     short = dict(slugs)
-    for name in shrinkable:
+    for name, length in zip(shrinkable, lengths, strict=True):
         # A cut can end on a hyphen ("my-service" -> "my-"); strip it so no "--" or trailing "-".
-        short[name] = slugs[name][:cap].rstrip("-")
+        short[name] = slugs[name][:length].rstrip("-")
     return f"{_join(template, short)}-{_digest(full)}"
+
+
+def _shares(lengths: list[int], room: int) -> list[int]:
+    """Lengths that fill ``room``: long parts shrink first and equally, short ones stay whole,
+    and what the even cap leaves over goes to the first parts that were cut."""
+    cap = _even_cap(lengths, room)
+    shares = [min(n, cap) for n in lengths]
+    spare = room - sum(shares)
+    for index, n in enumerate(lengths):
+        if spare > 0 and n > cap:
+            shares[index] += 1
+            spare -= 1
+    return shares
 
 
 def _even_cap(lengths: list[int], room: int) -> int:
