@@ -14,6 +14,7 @@ from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from routing_table.core import keys
+from routing_table.core.normalize import MAX_PREFIX_LENGTH
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +42,19 @@ def wildcard_host(host: str) -> str | None:
 def candidate_prefixes(path: str) -> list[str]:
     """Prefixes that may match a normalised ``path``, longest first, ending with ``/``.
 
-    Only the first ``keys.MAX_PREFIX_SEGMENTS`` segments can be part of a route prefix, so a
-    deeper path yields no more candidates than a path of that depth.
+    Only the first ``keys.MAX_PREFIX_SEGMENTS`` segments (and at most ``MAX_PREFIX_LENGTH``
+    characters) can be part of a route prefix, so a deeper path yields no more candidates than
+    a path of that depth.
     """
     segments = [s for s in path.split("/", keys.MAX_PREFIX_SEGMENTS + 1)[1:] if s]
     prefixes: list[str] = []
     current = ""
     for segment in segments[: keys.MAX_PREFIX_SEGMENTS]:
         current = current + "/" + segment
+        if len(current) > MAX_PREFIX_LENGTH:
+            # No route can have it (normalize_prefix refuses it), and a sort key this long
+            # would make DynamoDB reject the whole BatchGetItem.
+            break
         prefixes.append(current)
     prefixes.reverse()
     prefixes.append("/")

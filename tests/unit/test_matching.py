@@ -184,3 +184,11 @@ def test_remainder_rebuilds_the_path(prefix: str, path: str) -> None:
         assert rest == path
     else:
         assert prefix + rest == path or (rest == "/" and path == prefix)
+
+
+def test_candidates_never_exceed_the_sort_key_limit() -> None:
+    path = "/" + "/".join(["s" * 200] * 10)
+    prefixes = candidate_prefixes(path)
+    assert prefixes[-1] == "/"
+    assert all(len(keys.route_key("h.example.com", p)[1].encode()) <= 1024 for p in prefixes)
+    assert len(prefixes) == 1 + 5  # five 201-character segments fit in 1,019 characters
