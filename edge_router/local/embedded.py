@@ -24,7 +24,7 @@ from routing_table.local.dynamodb_local import DynamoDBLocal, free_port
 ENDPOINT_DYNAMODB = "AWS_ENDPOINT_URL_DYNAMODB"
 ENDPOINT_S3 = "AWS_ENDPOINT_URL_S3"
 ENDPOINT_ANY = "AWS_ENDPOINT_URL"
-DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / ".state"
+_CHECKOUT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
 # Local emulators accept any credentials; these are set only when none can be found at all.
 _LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -44,6 +44,14 @@ class LocalComponents:
         s3 = self.s3_endpoint or "AWS (default endpoint)"
         own = f"; started here: {', '.join(self.started)}" if self.started else ""
         return f"DynamoDB {ddb}, S3 {s3}{own}"
+
+
+def default_state_dir() -> Path:
+    """``.state/`` in a source checkout (``make clean`` removes it), else the user state folder."""
+    if (_CHECKOUT / "pyproject.toml").is_file():
+        return _CHECKOUT / ".state"
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "edge-router"
 
 
 def configured_endpoint(service_variable: str) -> str | None:
@@ -66,7 +74,7 @@ def local_components(
     with ExitStack() as stack:
         stack.enter_context(_restored_environment())
         if components.dynamodb_endpoint is None:
-            folder = state_dir or DEFAULT_STATE_DIR
+            folder = state_dir or default_state_dir()
             stack.enter_context(_state_lock(folder))
             ddb = stack.enter_context(DynamoDBLocal(db_path=folder / "dynamodb", install=install))
             components.dynamodb_local = ddb

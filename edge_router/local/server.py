@@ -114,7 +114,8 @@ class EdgeServer:
     """The aiohttp application around one handler. ``app()`` builds it; clients live with it.
 
     ``s3_client`` may be injected (an aioboto3 S3 client); by default one is made on startup
-    from the standard AWS settings. ``route_label`` names the matched route for the access log.
+    from the standard AWS settings. ``route_label(event, result)`` names the matched route for
+    the access log; it runs in the handler's thread right after the handler.
     """
 
     def __init__(
@@ -209,22 +210,26 @@ class EdgeServer:
         context = LocalContext(aws_request_id=request_id)
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self._worker, self._handler, event, context)
+            result, outcome.route = await loop.run_in_executor(
+                self._worker, self._invoke, event, context
+            )
         except Exception as exc:
             LOG.exception("edge handler raised (CloudFront answers 503)")
             return _error(outcome, 503, "Service Unavailable", f"the function raised: {exc}")
-        outcome.route = self._safe_label(event, result)
         try:
             return events.decide(event, result)
         except InvalidResultError as exc:
             return _error(outcome, 502, "Bad Gateway", f"invalid function result: {exc}")
 
-    def _safe_label(self, event: dict[str, Any], result: Any) -> str:
+    def _invoke(self, event: dict[str, Any], context: LocalContext) -> tuple[Any, str]:
+        """Runs in the worker thread: the label is read before the next request can start."""
+        result = self._handler(event, context)
         try:
-            return self._route_label(event, result)
+            label = self._route_label(event, result)
         except Exception:  # a log label must never fail a request
             LOG.exception("route label failed")
-            return "?"
+            label = "?"
+        return result, label
 
     async def _forward(
         self, request: web.Request, origin: CustomOrigin, request_id: str, outcome: Outcome
