@@ -192,7 +192,9 @@ class EdgeRouter:
                     break
             outcome = self._evaluate(lookup)
             if isinstance(outcome, _Need):
-                wanted = outcome.keys
+                # An asset may be wanted twice (the SPA fallback is often index.html) and
+                # DynamoDB refuses a BatchGetItem with duplicate keys.
+                wanted = list(dict.fromkeys(outcome.keys))
                 continue
             return outcome, lookup.fresh_until, lookup, None
         return self._degraded(lookup, error or "lookup did not converge")

@@ -503,3 +503,9 @@ def test_powertools_logger_writes_one_json_line_per_miss(
 
 def test_recording_logger_is_a_logger(h: Harness) -> None:
     assert isinstance(h.logger, RecordingLogger)
+
+
+def test_first_request_for_root_with_index_fallback_asks_each_key_once() -> None:
+    h = static_harness(spa_fallback="index.html")
+    assert h.get("/", host=WEB_HOST)["uri"] == "/index.html"
+    assert all(len(set(call)) == len(call) for call in h.table.calls)
