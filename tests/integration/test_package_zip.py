@@ -27,8 +27,9 @@ ROUTED_HOST = "api-t9yhp25-portal.example.com"
 UNKNOWN_HOST = "web-zz99zz9-portal.example.com"
 UPSTREAM = "upstream.example.net"
 
-# Runs inside the clean interpreter: argv = [unpacked zip, results file], events on stdin. Lambda puts the unpacked zip first on sys.path
-# (/var/task); the checks prove nothing of the development environment leaks in.
+# Runs inside the clean interpreter: argv = [unpacked zip, results file], events on stdin.
+# Lambda puts the unpacked zip first on sys.path (/var/task); the checks prove nothing of the
+# development environment leaks in.
 _DRIVER = """
 import importlib.util, json, sys
 root = sys.argv[1]
