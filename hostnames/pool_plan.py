@@ -300,7 +300,13 @@ def allocate(
     ctx: PlanContext, pool: str, env_id: str, *, handle: str | None = None
 ) -> Plan[Allocation]:
     """Give ``env_id`` a handle of ``pool``: the one it already holds, ``handle`` if named, else
-    the least recently released free one (random fallback or ``HandlePoolExhaustedError``)."""
+    the least recently released free one (random fallback or ``HandlePoolExhaustedError``).
+
+    "The one it already holds" is read from the ``by-owner`` index, which lags writes (usually
+    well under a second). A caller that must be exact across retries (the environment
+    lifecycle) records the handle it got and passes it back as ``handle=``: the conditional
+    claim itself recognises the current holder, so that path is strongly consistent.
+    """
     pool = validate_pool_name(pool)
     env_id = validate_env_id(env_id)
     if handle is not None:

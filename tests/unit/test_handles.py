@@ -250,3 +250,14 @@ def test_release_with_checks_is_one_transaction_and_names_the_blocker() -> None:
     plan = release(_ctx(), "p", "e1", require_absent=[claim], handle="a")
     with pytest.raises(HandleReleaseBlockedError, match=re.escape("ROUTE#api-a-x.example.com")):
         drive(plan, respond)
+
+
+def test_explicit_claim_recognises_its_holder_even_when_the_index_lags() -> None:
+    def respond(call: Call) -> Any:
+        if call.operation == "query":
+            return {"Items": []}  # the owner index has not caught up with our earlier claim
+        raise _failed({"env_id": {"S": "e1"}, "handle": {"S": "a"}})
+
+    result, calls = drive(allocate(_ctx(), "p", "e1", handle="a"), respond)
+    assert (result.handle, result.source) == ("a", "existing")
+    assert [c.operation for c in calls] == ["query", "update_item"]
