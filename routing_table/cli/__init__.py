@@ -22,6 +22,9 @@ app = typer.Typer(
 from routing_table.cli.table import app as table_app  # noqa: E402
 
 app.add_typer(table_app, name="table")
+from routing_table.cli.route import app as route_app  # noqa: E402
+
+app.add_typer(route_app, name="route")
 from routing_table.cli.package import package_cmd  # noqa: E402
 
 app.command("package")(package_cmd)

@@ -506,6 +506,8 @@ def import_plan(
     accepted = _refuse_within_input(routes, refused)
     accepted = yield from _precheck(table, accepted, refused, backoff, concurrency)
     accepted = yield from _claim_hosts(table, accepted, refused, backoff, concurrency)
+    if refused:
+        yield Report(len(refused))  # progress counts input lines handled, refused or written
     batches = [list(chunk) for chunk in _chunks(accepted, BATCH_WRITE_LIMIT)]
     yield Parallel(
         [write_batch_plan(table, [r for _, r in b], backoff) for b in batches], concurrency
