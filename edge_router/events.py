@@ -54,6 +54,14 @@ class CloudFrontRequest:
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
 
+    @classmethod
+    def of(cls, event: Mapping[str, Any]) -> CloudFrontRequest:
+        """The request of a whole event, without wrapping the event first (the hot path)."""
+        request = event["Records"][0]["cf"]["request"]
+        if not isinstance(request, dict):
+            raise TypeError("cf.request is not an object")
+        return cls(request)
+
     @property
     def raw(self) -> dict[str, Any]:
         """The underlying dict; the handler returns it (modified) to forward the request."""
@@ -73,7 +81,7 @@ class CloudFrontRequest:
     def uri(self) -> str:
         """The path as the viewer sent it (percent-encoded, no query string)."""
         uri = self._data["uri"]
-        if not isinstance(uri, str):
+        if uri.__class__ is not str:
             raise TypeError(f"request.uri is {type(uri).__name__}, not a string")
         return uri
 
@@ -90,11 +98,11 @@ class CloudFrontRequest:
 
     def header_value(self, name: str) -> str | None:
         """The first value of header ``name`` (lowercase), or None when absent."""
-        values = self.headers.get(name)
+        values = self._data["headers"].get(name)
         if not values:
             return None
         value = values[0]["value"]
-        return value if isinstance(value, str) else None
+        return value if value.__class__ is str else None
 
     @property
     def host(self) -> str | None:

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
+from cachetools import LRUCache
+
 from edge_router import decisions
 from edge_router.cache import EdgeCache, Fact
 from edge_router.config import EdgeConfig
 from edge_router.decisions import CustomOrigin, Decision, Forward, Redirect, Respond, S3Origin
-from edge_router.events import CloudFrontRequestEvent
+from edge_router.events import CloudFrontRequest
 from edge_router.telemetry import Telemetry
 from routing_table.core import keys
 from routing_table.core.matching import Candidate, candidate_keys, remainder
@@ -107,6 +109,11 @@ class EdgeRouter:
         self._allowed = config.allowed_domains
         verify = config.origin_verify_header
         self._verify = None if verify is None else (verify.name, verify.value)
+        # Every URL served by one route shares its origin object: with tens of thousands of
+        # cached decisions, a copy per URL would be a fifth of the cache's memory.
+        self._origins: LRUCache[RouteRecord, S3Origin | CustomOrigin | InvalidRoute] = LRUCache(
+            maxsize=1024
+        )
 
     # -- the handler ----------------------------------------------------------------------
 
@@ -114,7 +121,7 @@ class EdgeRouter:
         """The answer to one origin-request event. Never raises."""
         now = self._clock()
         try:
-            request = CloudFrontRequestEvent(event).request
+            request = CloudFrontRequest.of(event)
             host, uri = request.host, request.uri
             cached = self.cache.decision((host, uri), now)
             if cached is not None:
@@ -297,7 +304,9 @@ class EdgeRouter:
             return decisions.bad_gateway()
         lookup.route = route
         uri = remainder(route.prefix, lookup.path) if route.strip_prefix else lookup.path
-        origin = self._origin(route)
+        origin = self._origins.get(route)
+        if origin is None:
+            origin = self._origins[route] = self._origin(route)
         if isinstance(origin, InvalidRoute):
             return decisions.bad_gateway()
         if route.static is None or route.kind != "s3":
