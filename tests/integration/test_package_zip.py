@@ -26,6 +26,8 @@ from routing_table.store.sync import RouteStore
 ROUTED_HOST = "api-t9yhp25-portal.example.com"
 UNKNOWN_HOST = "web-zz99zz9-portal.example.com"
 UPSTREAM = "upstream.example.net"
+STATIC_HOST = "docs-t9yhp25-portal.example.com"
+BUCKET = "preview-assets"
 
 # Runs inside the clean interpreter: argv = [unpacked zip, results file], events on stdin.
 # Lambda puts the unpacked zip first on sys.path (/var/task); the checks prove nothing of the
@@ -121,6 +123,18 @@ def _seed(table: str) -> None:
             domain=UPSTREAM,
         )
     )
+    RouteStore(table).put_route(
+        RouteRecord(
+            host=STATIC_HOST,
+            prefix="/",
+            owner="env-t9yhp25",
+            target=f"s3://{BUCKET}/site",
+            kind="s3",
+            bucket=BUCKET,
+            bucket_region="eu-west-1",
+            key_prefix="site",
+        )
+    )
 
 
 def _build(out: Path, table: str) -> Path:
@@ -159,14 +173,18 @@ def test_zip_routes_in_a_clean_virtualenv_with_its_baked_config(
     with zipfile.ZipFile(_build(tmp_path / "edge.zip", table_name)) as archive:
         archive.extractall(unpacked)
 
-    routed, unknown = _run_in_clean_env(
+    routed, static, unknown = _run_in_clean_env(
         clean_python,
         unpacked,
-        [_event(ROUTED_HOST, "/a/b.js"), _event(UNKNOWN_HOST, "/")],
+        [_event(ROUTED_HOST, "/a/b.js"), _event(STATIC_HOST, "/i.html"), _event(UNKNOWN_HOST, "/")],
     )
 
     assert routed["origin"]["custom"]["domainName"] == UPSTREAM
     assert routed["uri"] == "/a/b.js"
+    bucket_domain = f"{BUCKET}.s3.eu-west-1.amazonaws.com"
+    assert static["origin"]["s3"]["domainName"] == bucket_domain
+    assert static["origin"]["s3"]["authMethod"] == "origin-access-identity"
+    assert static["headers"]["host"] == [{"key": "Host", "value": bucket_domain}]
     assert unknown["status"] == "404"
 
 
