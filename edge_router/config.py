@@ -83,10 +83,10 @@ class EdgeConfig:
     def worst_case_seconds(self) -> float:
         """Longest the table lookups of one request can take (see ``DynamoRouteReader``).
 
-        An attempt starts only while the budget still holds a whole attempt, and the first one
-        always starts, so a request waits at most max(budget, one attempt).
+        An attempt starts only while the request's budget still holds a whole attempt, and the
+        budget is validated to hold at least one, so a request waits at most the budget.
         """
-        return max(self.request_budget_seconds, self.attempt_seconds)
+        return self.request_budget_seconds
 
     def home_region(self, aws_region: str | None) -> str:
         """Read from the replica in the region the function runs in when there is one."""

@@ -95,12 +95,13 @@ class DynamoRouteReader:
     def batch_get(self, wanted: Sequence[keys.Key], *, deadline: float) -> dict[keys.Key, Item]:
         """The items among ``wanted`` (at most 100 distinct keys) that exist.
 
-        Errors fail over to the next region (never a miss: an absent key is an answer). A retry
-        starts only while ``deadline`` (on the injected clock) leaves room for a whole attempt.
+        Errors fail over to the next region (never a miss: an absent key is an answer). An
+        attempt starts only while ``deadline`` (on the injected clock) leaves room for a whole
+        one, so a request never waits past its budget, however many fetches it makes.
         """
         last: StoreError | None = None
         for attempt in range(self._attempts):
-            if attempt and self._clock() + self._attempt_seconds > deadline:
+            if self._clock() + self._attempt_seconds > deadline:
                 break
             region = self._regions[attempt % len(self._regions)]
             if attempt and len(self._regions) == 1:
@@ -109,7 +110,15 @@ class DynamoRouteReader:
                 return self._fetch(self._client(region), wanted)
             except StoreError as exc:
                 last = exc
-        assert last is not None  # the first attempt always runs
+        if last is None:
+            # Only a second fetch of one request can get here (the config guarantees the
+            # budget holds a first attempt): the first one used the time up.
+            last = TableUnreachableError(
+                f"lookup budget spent before batch_get_item on {self._table}",
+                table=self._table,
+                key=list(wanted[:3]),
+                operation="batch_get_item",
+            )
         raise last
 
     def _fetch(self, client: Any, wanted: Sequence[keys.Key]) -> dict[keys.Key, Item]:

@@ -133,7 +133,7 @@ def test_unreadable_or_non_json_files(tmp_path: Path) -> None:
         load_config(array)
 
 
-def test_worst_case_is_the_budget_or_one_attempt() -> None:
+def test_worst_case_is_the_budget() -> None:
     config = EdgeConfig("routes", ("us-east-1",))
     assert config.attempt_seconds == pytest.approx(1.0)
     assert config.worst_case_seconds == pytest.approx(3.0)

@@ -175,3 +175,10 @@ def test_clients_are_built_once_per_region() -> None:
     r.batch_get([KEY], deadline=10)
     r.batch_get([KEY], deadline=10)
     assert built == ["us-east-1"]
+
+
+def test_a_fetch_with_its_budget_spent_makes_no_call() -> None:
+    r, log, _, _ = reader({"us-east-1": [found()], "eu-west-1": []})
+    with pytest.raises(TableUnreachableError, match="budget"):
+        r.batch_get([KEY], deadline=0.5)
+    assert log == []
