@@ -54,6 +54,12 @@ def default_state_dir() -> Path:
     return base / "edge-router"
 
 
+def sdk_region() -> str | None:
+    """The region to give SDK clients: ``AWS_REGION`` (which boto3 itself does not read), else
+    None to let boto3 use ``AWS_DEFAULT_REGION`` or the profile."""
+    return os.environ.get("AWS_REGION") or None
+
+
 def configured_endpoint(service_variable: str) -> str | None:
     """The endpoint the SDK will use for a service, from the standard settings (None: AWS)."""
     return os.environ.get(service_variable) or os.environ.get(ENDPOINT_ANY) or None
@@ -76,7 +82,10 @@ def local_components(
         if components.dynamodb_endpoint is None:
             folder = state_dir or default_state_dir()
             stack.enter_context(_state_lock(folder))
-            ddb = stack.enter_context(DynamoDBLocal(db_path=folder / "dynamodb", install=install))
+            ddb = DynamoDBLocal(db_path=folder / "dynamodb", install=install)
+            # Registered before start(): an interrupt while the JVM boots must still stop it.
+            stack.callback(ddb.stop)
+            ddb.start()
             components.dynamodb_local = ddb
             components.dynamodb_endpoint = ddb.endpoint_url
             components.started.append(f"DynamoDB Local ({folder / 'dynamodb'})")
@@ -138,7 +147,8 @@ def _default_local_settings() -> None:
     import boto3
 
     session = boto3.Session()
-    if session.region_name is None:
-        os.environ["AWS_REGION"] = LOCAL_REGION
+    if session.region_name is None and not os.environ.get("AWS_REGION"):
+        # boto3 reads AWS_DEFAULT_REGION, Lambda-style code AWS_REGION: set both.
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
     if session.get_credentials() is None:
         os.environ.update(_LOCAL_CREDENTIALS)

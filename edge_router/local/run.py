@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from edge_router.config import CONFIG_ENV, EdgeConfig, load_config
-from edge_router.local.embedded import LocalComponents, default_state_dir, local_components
+from edge_router.local.embedded import (
+    LocalComponents,
+    default_state_dir,
+    local_components,
+    sdk_region,
+)
 from edge_router.local.server import EdgeServer, serve_forever
 
 LOG = logging.getLogger("edge_router.serve")
@@ -78,7 +83,7 @@ def ensure_table(table: str) -> None:
     from routing_table.clients import dynamodb_client
     from routing_table.schema import create_table
 
-    create_table(dynamodb_client(), table, poll_interval=0.2)
+    create_table(dynamodb_client(region_name=sdk_region()), table, poll_interval=0.2)
 
 
 def print_banner(url: str, components: LocalComponents, config: EdgeConfig) -> None:
@@ -211,9 +216,21 @@ def serve(options: ServeOptions) -> None:
     SIGTERM is handled like Ctrl-C so DynamoDB Local (its own process group, which a terminal's
     signal does not reach) is always stopped.
     """
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    with local_components(state_dir=options.state_dir) as components:
-        asyncio.run(_serve_until_signal(options, components))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    for name in ("edge_router.serve", "edge_router.handler"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    # Until the event loop takes signals over, SIGTERM interrupts like Ctrl-C, so the
+    # components started so far are stopped on the way out.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with local_components(state_dir=options.state_dir) as components:
+            asyncio.run(_serve_until_signal(options, components))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _serve_until_signal(options: ServeOptions, components: LocalComponents) -> None:
@@ -226,3 +243,4 @@ async def _serve_until_signal(options: ServeOptions, components: LocalComponents
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        signal.signal(signal.SIGTERM, _interrupt)  # removal reset it to the default: kill

@@ -40,6 +40,9 @@ app.add_typer(static_app, name="static")
 from routing_table.cli.audit import audit as audit_cmd  # noqa: E402
 
 app.command("audit")(audit_cmd)
+from routing_table.cli import serve as serve_cli  # noqa: E402
+
+app.command("serve", help=serve_cli.HELP, epilog=serve_cli.EPILOG)(serve_cli.serve_cmd)
 
 
 def main() -> None:
