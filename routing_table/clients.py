@@ -8,6 +8,7 @@ region and credentials come from the standard AWS settings (``AWS_ENDPOINT_URL_D
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,15 @@ def dynamodb_client(
         import boto3
 
         session = boto3.Session()
-    return session.client("dynamodb", config=settings.botocore_config(), region_name=region_name)
+    region = resolve_region(region_name, session.region_name)
+    return session.client("dynamodb", config=settings.botocore_config(), region_name=region)
+
+
+def resolve_region(explicit: str | None, session_region: str | None) -> str | None:
+    """The region to use: explicit, else the session's (profile / AWS_DEFAULT_REGION), else
+    ``AWS_REGION``. botocore itself reads only AWS_DEFAULT_REGION, but ``AWS_REGION`` is the
+    standard setting (the Lambda runtime and the other SDKs use it), so it is honoured here."""
+    return explicit or session_region or os.environ.get("AWS_REGION") or None
 
 
 def aio_dynamodb_client(
@@ -65,4 +74,5 @@ def aio_dynamodb_client(
         import aioboto3
 
         session = aioboto3.Session()
-    return session.client("dynamodb", config=settings.botocore_config(), region_name=region_name)
+    region = resolve_region(region_name, session.region_name)
+    return session.client("dynamodb", config=settings.botocore_config(), region_name=region)
