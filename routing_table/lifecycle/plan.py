@@ -430,23 +430,22 @@ class Handles:
         return allocation.handle
 
     def release(
-        self, env_id: str, handle: str | None, pool: str | None, hostnames: Iterable[str]
+        self, env_id: str, handle: str | None, pool: str | None, absent: Sequence[keys.Key]
     ) -> Plan[None]:
         """Give back whatever ``env_id`` holds; a no-op for what it does not hold.
 
-        Both the pool handle and a pool-less claim are released: a pool with random fallback
-        hands out claims, and a crash before the record named the handle leaves only the
-        index to find it by.
+        ``absent``: host claims the release transaction re-checks are gone, so a handle never
+        returns while its hostnames are routed. Both the pool handle and a pool-less claim are
+        released: a pool with random fallback hands out claims, and a crash before the record
+        named the handle leaves only the index to find it by.
         """
-        claims = [keys.host_claim_key(h) for h in hostnames]
-        # The release transaction re-checks that no host claim is left; past its size limit the
-        # caller's consistent reads (``_remove_entries``) are the proof instead.
-        absent = claims if len(claims) <= pool_plan.MAX_RELEASE_CHECKS else []
+        # Past the transaction's size limit the caller's consistent reads are the proof.
+        checks = list(absent) if len(absent) <= pool_plan.MAX_RELEASE_CHECKS else []
         if pool is not None:
             yield from pool_plan.release(
-                self.ctx, pool, env_id, require_absent=absent, handle=handle
+                self.ctx, pool, env_id, require_absent=checks, handle=handle
             )
-        yield from pool_plan.release_claim(self.ctx, env_id, require_absent=absent, handle=handle)
+        yield from pool_plan.release_claim(self.ctx, env_id, require_absent=checks, handle=handle)
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -744,9 +743,8 @@ class Lifecycle:
                     )
             # Routes are gone: only now may the handle go back (a re-used handle must never
             # find the old environment's hostnames still routed).
-            yield from self.handles.release(
-                env_id, record.handle, record.pool, record.hostnames.values()
-            )
+            absent = yield from self._claims_not_foreign(record)
+            yield from self.handles.release(env_id, record.handle, record.pool, absent)
             try:
                 yield Call("delete_item", record_delete(self.table, record), keys.env_key(env_id))
             except ConditionFailedError:
@@ -772,6 +770,18 @@ class Lifecycle:
                 yield from self.tolerant_transact(items)
             removed += len(present)
         raise self._contention(env_id, "route removal")
+
+    def _claims_not_foreign(self, record: EnvRecord) -> Plan[list[keys.Key]]:
+        """The env's host claim keys, minus those another owner holds (a create refused on a
+        taken hostname): those exist, rightly, and must not block the handle's release."""
+        claims = sorted(keys.host_claim_key(h) for h in record.hostnames.values())
+        found: dict[keys.Key, Item] = {}
+        for start in range(0, len(claims), BATCH_GET_LIMIT):
+            chunk, _ = yield from batch_get_plan(
+                self.table, claims[start : start + BATCH_GET_LIMIT], self.backoff
+            )
+            found.update(chunk)
+        return [k for k in claims if k not in found or owner_of(found[k]) == record.env_id]
 
     def _owned_route_keys(self, env_id: str) -> Plan[set[keys.Key]]:
         items = yield from query_all(
