@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing_table.core import keys
@@ -119,6 +119,7 @@ def test_remainder_refuses_a_non_matching_prefix() -> None:
         remainder("/api", "/apiary")
 
 
+@settings(deadline=None)
 @given(HOSTS, PATHS)
 def test_candidate_count_is_bounded_whatever_the_depth(host: str, path: str) -> None:
     candidates = candidate_keys(host, path)
@@ -129,6 +130,7 @@ def test_candidate_count_is_bounded_whatever_the_depth(host: str, path: str) -> 
     assert len({c.key for c in candidates}) == len(candidates)
 
 
+@settings(deadline=None)
 @given(HOSTS, PATHS)
 def test_candidates_are_best_first(host: str, path: str) -> None:
     candidates = candidate_keys(host, path)
@@ -145,12 +147,14 @@ def test_candidates_are_best_first(host: str, path: str) -> None:
         assert c.host == (wildcard_host(host) if c.wildcard else host)
 
 
+@settings(deadline=None)
 @given(HOSTS, PATHS, PREFIXES)
 def test_every_matching_prefix_is_a_candidate(host: str, path: str, prefix: str) -> None:
     if prefix_matches(prefix, path):
         assert prefix in candidate_prefixes(path)
 
 
+@settings(deadline=None)
 @given(HOSTS, PATHS, st.sets(st.tuples(st.sampled_from(["exact", "wild", "other"]), PREFIXES)))
 def test_choice_agrees_with_a_brute_force_matcher(
     host: str, path: str, spec: set[tuple[str, str]]
@@ -164,6 +168,7 @@ def test_choice_agrees_with_a_brute_force_matcher(
     assert (None if chosen is None else (chosen.host, chosen.prefix)) == expected
 
 
+@settings(deadline=None)
 @given(HOSTS, PATHS, PREFIXES, PREFIXES)
 def test_exact_host_beats_any_wildcard(host: str, path: str, exact: str, wild: str) -> None:
     pattern = wildcard_host(host)
@@ -174,6 +179,7 @@ def test_exact_host_beats_any_wildcard(host: str, path: str, exact: str, wild: s
     assert chosen == Candidate(host, exact, False, keys.route_key(host, exact))
 
 
+@settings(deadline=None)
 @given(PREFIXES, PATHS)
 def test_remainder_rebuilds_the_path(prefix: str, path: str) -> None:
     if not prefix_matches(prefix, path):

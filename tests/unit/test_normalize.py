@@ -8,7 +8,7 @@ import string
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from routing_table.core import keys
@@ -97,6 +97,7 @@ def test_normalize_host_rejects(raw: str) -> None:
     assert info.value.field == "host"
 
 
+@settings(deadline=None)
 @given(HOSTS, st.booleans(), st.booleans(), st.integers(0, 65535) | st.none())
 def test_host_normal_form_is_stable(host: str, upper: bool, dot: bool, port: int | None) -> None:
     assume(len(host) <= 253)
@@ -108,6 +109,7 @@ def test_host_normal_form_is_stable(host: str, upper: bool, dot: bool, port: int
     assert normalize_host(normal) == normal
 
 
+@settings(deadline=None)
 @given(st.text(max_size=300))
 def test_host_is_valid_or_rejected(raw: str) -> None:
     try:
@@ -140,6 +142,7 @@ def test_host_pattern_rejects(raw: str) -> None:
         normalize_host_pattern(raw)
 
 
+@settings(deadline=None)
 @given(HOSTS, st.booleans())
 def test_host_pattern_is_idempotent(host: str, wildcard: bool) -> None:
     raw = "*." + host if wildcard else host
@@ -209,6 +212,7 @@ def test_normalize_path_rejects(uri: str) -> None:
         normalize_path(uri)
 
 
+@settings(deadline=None)
 @given(ANY_PATHS)
 @example("/a/%2e%2e/%2e%2e/%2e%2e/b")
 def test_path_normal_form_properties(uri: str) -> None:
@@ -225,6 +229,7 @@ def test_path_normal_form_properties(uri: str) -> None:
         assert chr(int(escape, 16)) not in UNRESERVED
 
 
+@settings(deadline=None)
 @given(ANY_PATHS)
 def test_nothing_escapes_the_root_even_after_decoding(uri: str) -> None:
     """However many times an origin decodes the result, it never sees a dot segment."""
@@ -238,6 +243,7 @@ def test_nothing_escapes_the_root_even_after_decoding(uri: str) -> None:
         assert all(part.split(";", 1)[0] not in (".", "..") for part in parts), decoded
 
 
+@settings(deadline=None)
 @given(st.lists(st.sampled_from(["a", "b", "c", ".", "..", ""]), max_size=20))
 def test_dot_resolution_agrees_with_posixpath(parts: list[str]) -> None:
     uri = "/" + "/".join(parts)
@@ -297,6 +303,7 @@ def test_prefix_segment_limit_is_inclusive() -> None:
     assert normalize_prefix(raw) == raw
 
 
+@settings(deadline=None)
 @given(ANY_PATHS)
 def test_prefix_normal_form_properties(raw: str) -> None:
     try:
@@ -310,6 +317,7 @@ def test_prefix_normal_form_properties(raw: str) -> None:
     assert len([s for s in prefix.split("/") if s]) <= keys.MAX_PREFIX_SEGMENTS
 
 
+@settings(deadline=None)
 @given(st.lists(st.sampled_from(["a", "%7E", "x y", "é", "%2f", "%41", "b;c"]), max_size=8))
 def test_prefix_and_path_share_the_percent_normal_form(parts: list[str]) -> None:
     raw = "/" + "/".join(parts)
