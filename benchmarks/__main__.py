@@ -21,7 +21,7 @@ from benchmarks.harness import (
 )
 
 # One entry per suite module benchmarks/suite_<name>.py, in report order.
-SUITES: list[str] = ["handles", "core", "handler", "lookup"]
+SUITES: list[str] = ["handles", "core", "handler", "lookup", "lifecycle"]
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
