@@ -11,6 +11,7 @@ and the environment variables set for it are restored, so no process and no sett
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -103,6 +104,8 @@ def local_components(
 def _moto_s3() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
+    # The emulator's own request log (werkzeug, INFO) would drown serve's access log.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

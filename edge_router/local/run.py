@@ -10,16 +10,18 @@ laptop wants: routes changed with the CLI show within a second instead of a minu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_router.config import CONFIG_ENV, EdgeConfig, load_config
 from edge_router.local.embedded import (
@@ -31,6 +33,7 @@ from edge_router.local.embedded import (
 from edge_router.local.server import EdgeServer, serve_forever
 
 LOG = logging.getLogger("edge_router.serve")
+T = TypeVar("T")
 LOCAL_CACHE_TTL = 1.0
 
 
@@ -244,3 +247,73 @@ async def _serve_until_signal(options: ServeOptions, components: LocalComponents
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         signal.signal(signal.SIGTERM, _interrupt)  # removal reset it to the default: kill
+
+
+class BackgroundLoop:
+    """An asyncio loop in a daemon thread, for callers that are synchronous (the demo, tests,
+    benchmarks) and want servers running beside them. ``close()`` cancels what is left and
+    joins the thread, so nothing keeps running after it."""
+
+    def __init__(self, name: str = "edge-router-loop") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 60.0) -> T:
+        """Run ``coro`` on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.run(_cancel_others(), timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
+        self.loop.close()
+
+
+async def _cancel_others() -> None:
+    me = asyncio.current_task()
+    others = [t for t in asyncio.all_tasks() if t is not me]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
+
+
+class BackgroundServe:
+    """``serve`` on a ``BackgroundLoop``: ``start()`` returns its URL once it listens,
+    ``stop()`` shuts it down cleanly (aiohttp cleanup, the handler's worker thread)."""
+
+    def __init__(self, loop: BackgroundLoop, options: ServeOptions, components: LocalComponents):
+        self._loop = loop
+        self._options = options
+        self._components = components
+        self._stop: asyncio.Event | None = None
+        self._task: concurrent.futures.Future[None] | None = None
+
+    def start(self, timeout: float = 60.0) -> str:
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            await run_server(
+                self._options, self._components, stop=self._stop, on_ready=ready.set_result
+            )
+
+        def ended(task: concurrent.futures.Future[None]) -> None:
+            if not ready.done():  # it stopped before listening: hand its error to start()
+                ready.set_exception(task.exception() or RuntimeError("serve ended at start"))
+
+        self._task = self._loop.spawn(main())
+        self._task.add_done_callback(ended)
+        return ready.result(timeout)
+
+    def stop(self) -> None:
+        stop, task = self._stop, self._task
+        if stop is None or task is None:
+            return
+        self._loop.loop.call_soon_threadsafe(stop.set)
+        task.result(timeout=30)
