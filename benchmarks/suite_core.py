@@ -12,7 +12,12 @@ from functools import partial
 
 from benchmarks.harness import Measurement, time_per_call
 from routing_table.core import keys
-from routing_table.core.matching import candidate_keys, choose, prefix_matches
+from routing_table.core.matching import (
+    candidate_keys,
+    candidate_route_keys,
+    choose,
+    prefix_matches,
+)
 from routing_table.core.normalize import normalize_path
 
 HOST = "pr-42.preview.example.com"
@@ -35,6 +40,12 @@ def _linear(routes: list[tuple[str, str]], host: str, path: str) -> tuple[str, s
 
 
 def _match(found: set[keys.Key], host: str, path: str) -> object:
+    """What the edge does: candidate keys, first one that exists."""
+    return next((k for k in candidate_route_keys(host, path) if k in found), None)
+
+
+def _match_candidates(found: set[keys.Key], host: str, path: str) -> object:
+    """The same through the public ``Candidate`` objects (used by the store's lookup)."""
     return choose(candidate_keys(host, path), found)
 
 
@@ -70,6 +81,17 @@ def _vs_depth(number: int, depths: list[int]) -> list[Measurement]:
         ours = time_per_call(partial(_match, found, HOST, path), number=number)
         naive = time_per_call(partial(_linear, routes, HOST, path), number=number)
         count = len(candidate_keys(HOST, path))
+        objects = time_per_call(partial(_match_candidates, found, HOST, path), number=number)
+        out.append(
+            Measurement(
+                SUITE,
+                f"match via Candidate objects, path depth {depth}",
+                objects * 1e6,
+                "us",
+                "keys only (the edge's path)",
+                ours * 1e6,
+            )
+        )
         out.append(
             Measurement(
                 SUITE,

@@ -53,7 +53,7 @@ class EdgeConfig:
     cache_ttl_seconds: float = 60.0
     negative_cache_ttl_seconds: float = 10.0
     cache_jitter_ratio: float = 0.1
-    cache_max_entries: int = 50_000
+    cache_max_entries: int = 20_000
     max_stale_seconds: float = 3600.0
     error_backoff_seconds: float = 5.0
     not_found_max_age: int = 10

@@ -32,7 +32,7 @@ from edge_router.decisions import CustomOrigin, Decision, Forward, Redirect, Res
 from edge_router.events import CloudFrontRequest
 from edge_router.telemetry import Telemetry
 from routing_table.core import keys
-from routing_table.core.matching import Candidate, candidate_keys, remainder
+from routing_table.core.matching import candidate_route_keys, remainder
 from routing_table.core.normalize import normalize_host, normalize_path
 from routing_table.core.records import Item, RouteRecord, route_from_item
 from routing_table.errors import InvalidHostError, InvalidPathError, StoreError
@@ -61,7 +61,7 @@ class _Lookup:
 
     host: str
     path: str
-    candidates: list[Candidate]
+    candidates: list[keys.Key]  # best first
     now: float
     allow_stale: bool = False
     known: dict[keys.Key, Fact] = field(default_factory=dict)  # learned by this request
@@ -184,7 +184,7 @@ class EdgeRouter:
             return self._bad_request, None, None, None
         if self._allowed and not any(host == d or host.endswith("." + d) for d in self._allowed):
             return self._not_found, None, None, None  # not ours: no table lookup for it
-        lookup = _Lookup(host, path, candidate_keys(host, path), now)
+        lookup = _Lookup(host, path, candidate_route_keys(host, path), now)
         deadline = now + self.config.request_budget_seconds
         wanted = self._first_fetch(lookup)
         error: str | None = None
@@ -247,10 +247,10 @@ class EdgeRouter:
         wanted: list[keys.Key] = []
         presumed: Any = None
         for candidate in lookup.candidates:
-            fact = self._fact(lookup, candidate.key)
+            fact = self._fact(lookup, candidate)
             if fact is None:
-                wanted.append(candidate.key)
-                old = self.cache.fact(candidate.key, lookup.now)
+                wanted.append(candidate)
+                old = self.cache.fact(candidate, lookup.now)
                 if presumed is None and old is not None and isinstance(old.value, RouteRecord):
                     presumed = old.value  # expired, but likely still right: a good guess
                 continue
@@ -278,12 +278,12 @@ class EdgeRouter:
         """Decide from facts alone, or say which keys are missing."""
         unknown: list[keys.Key] = []
         for candidate in lookup.candidates:
-            fact = self._fact(lookup, candidate.key)
+            fact = self._fact(lookup, candidate)
             if fact is None:
                 if lookup.allow_stale:
                     lookup.uncertain = True  # degraded: treat as absent, remember the doubt
                     continue
-                unknown.append(candidate.key)
+                unknown.append(candidate)
                 continue
             lookup.fresh_until = min(lookup.fresh_until, fact.fresh_until)
             if fact.value is None:

@@ -11,6 +11,7 @@ from routing_table.core.matching import (
     Candidate,
     candidate_keys,
     candidate_prefixes,
+    candidate_route_keys,
     choose,
     prefix_matches,
     remainder,
@@ -198,3 +199,9 @@ def test_candidates_never_exceed_the_sort_key_limit() -> None:
     assert prefixes[-1] == "/"
     assert all(len(keys.route_key("h.example.com", p)[1].encode()) <= 1024 for p in prefixes)
     assert len(prefixes) == 1 + 5  # five 201-character segments fit in 1,019 characters
+
+
+@settings(deadline=None)
+@given(HOSTS, PATHS)
+def test_route_keys_are_the_candidates_keys(host: str, path: str) -> None:
+    assert candidate_route_keys(host, path) == [c.key for c in candidate_keys(host, path)]
