@@ -10,12 +10,14 @@ from stateful.lifecycle_support import Driver, check_invariants
 
 from hostnames.pool_sync import HandlePool
 from routing_table.core import keys
+from routing_table.core.records import RouteRecord
 from routing_table.errors import (
     EnvironmentNotFoundError,
     HandleTakenError,
     InvalidInputError,
     OwnershipError,
 )
+from routing_table.lifecycle.records import EnvRecord
 from routing_table.store.sync import RouteStore
 
 SERVICES = {"api": "https://api.internal", "web": "s3://bucket/site"}
@@ -29,17 +31,20 @@ def envs(request: pytest.FixtureRequest, ddb_backend: str, table_name: str) -> I
     driver.close()
 
 
-def _create(envs: Driver, env_id: str = "pr-1", **kw: object) -> object:
-    return envs.create(env_id, app="portal", domain="example.com", services=SERVICES, **kw)
+def _create(envs: Driver, env_id: str = "pr-1", **kw: object) -> EnvRecord:
+    record: EnvRecord = envs.create(
+        env_id, app="portal", domain="example.com", services=SERVICES, **kw
+    )
+    return record
 
 
 def test_create_writes_routes_and_converges(envs: Driver) -> None:
     first = _create(envs)
     again = _create(envs)
     assert again == first
-    assert set(first.hostnames) == {"api", "web"}  # type: ignore[attr-defined]
-    host = first.hostnames["api"]  # type: ignore[attr-defined]
-    assert host == f"api-{first.handle}-portal.example.com"  # type: ignore[attr-defined]
+    assert set(first.hostnames) == {"api", "web"}
+    host = first.hostnames["api"]
+    assert host == f"api-{first.handle}-portal.example.com"
     view = envs.show("pr-1")
     assert view.routes["api"].domain == "api.internal"
     check_invariants(envs.items())
@@ -62,9 +67,7 @@ def test_hostname_owned_by_another_owner_rolls_everything_back(envs: Driver) -> 
     assert not any(i["pk"]["S"] == keys.handle_claim_key("taken")[0] for i in envs.items())
 
 
-def _manual_route(host: str) -> object:
-    from routing_table.core.records import RouteRecord
-
+def _manual_route(host: str) -> RouteRecord:
     return RouteRecord(
         host=host, prefix="/", owner="manual:someone", target="https://x", kind="custom", domain="x"
     )
@@ -81,10 +84,10 @@ def test_explicit_handle_held_by_another_env_is_refused(envs: Driver) -> None:
 def test_pool_handle_is_released_only_by_delete(envs: Driver) -> None:
     HandlePool(envs.table, client=envs.raw).add("team", ["t1"])
     record = _create(envs, pool="team")
-    assert record.handle == "t1"  # type: ignore[attr-defined]
+    assert record.handle == "t1"
     envs.delete("pr-1")
     again = _create(envs, "pr-2", pool="team")
-    assert again.handle == "t1"  # type: ignore[attr-defined]
+    assert again.handle == "t1"
 
 
 def test_delete_removes_every_item_and_is_idempotent(envs: Driver) -> None:
@@ -100,7 +103,7 @@ def test_delete_removes_every_item_and_is_idempotent(envs: Driver) -> None:
 
 def test_deploy_flips_atomically_and_rolls_back(envs: Driver) -> None:
     record = _create(envs)
-    host = record.hostnames["web"]  # type: ignore[attr-defined]
+    host = record.hostnames["web"]
     envs.deploy("pr-1", "web", "v1", ["index.html", "old.js"], source="s3://bucket/site/v1")
     result = envs.deploy("pr-1", "web", "v2", ["index.html"], source="s3://bucket/site/v2")
     assert (result.previous, result.version) == ("v1", "v2")
