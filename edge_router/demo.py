@@ -36,7 +36,12 @@ from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
-from edge_router.local.embedded import LocalComponents, default_state_dir, local_components
+from edge_router.local.embedded import (
+    LocalComponents,
+    default_state_dir,
+    local_components,
+    wait_until_gone,
+)
 from edge_router.local.run import LOCAL_CACHE_TTL, BackgroundLoop, BackgroundServe, ServeOptions
 from routing_table.errors import EdgeRouterError
 
@@ -81,6 +86,7 @@ class Demo:
     hostnames: dict[str, dict[str, str]] = field(default_factory=dict)  # env -> service -> host
     checks: list[Check] = field(default_factory=list)
     access: list[dict[str, Any]] = field(default_factory=list)
+    leftover: list[int] = field(default_factory=list)  # pids of local parts still running
 
 
 # -- the stand-in ALBs ---------------------------------------------------------------------------
@@ -355,9 +361,12 @@ def run(*, state_dir: Path | None = None, console: Console | None = None) -> Dem
         access_log.propagate = True
     demo.console.print(summary(demo))
     failed = [c for c in demo.checks if not c.ok]
+    left = wait_until_gone(str(folder))
+    demo.leftover = left
+    stopped = "every local component stopped" if not left else f"STILL RUNNING: pids {left}"
     demo.console.print(
         f"{len(demo.checks) - len(failed)}/{len(demo.checks)} answers as expected in "
-        f"{time.monotonic() - started:.1f} s; every local component stopped"
+        f"{time.monotonic() - started:.1f} s; {stopped}"
     )
     return demo
 
@@ -376,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.json:
         print(json.dumps([asdict(c) | {"ok": c.ok} for c in demo.checks], indent=2))
-    return 0 if all(c.ok for c in demo.checks) else 1
+    return 0 if all(c.ok for c in demo.checks) and not demo.leftover else 1
 
 
 if __name__ == "__main__":

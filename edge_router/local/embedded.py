@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -155,3 +156,34 @@ def _default_local_settings() -> None:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
     if session.get_credentials() is None:
         os.environ.update(_LOCAL_CREDENTIALS)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of other processes whose command line contains ``text`` (e.g. a state folder).
+
+    How serve, the demo and the tests prove that nothing they started outlived them. Empty
+    where there is no ``/proc`` (macOS): there the check cannot be made, not failed.
+    """
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    me = str(os.getpid())  # our own command line may name the folder (--state-dir)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or entry.name == me:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(text: str, timeout: float = 20.0) -> list[int]:
+    """Wait for processes mentioning ``text`` to end; returns those still running."""
+    deadline = time.monotonic() + timeout
+    while (left := processes_mentioning(text)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left

@@ -17,32 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from edge_router.local.embedded import processes_mentioning, wait_until_gone
+
 pytestmark = pytest.mark.dynamodb_local
 
 EDGE_ROUTER = str(Path(sys.executable).with_name("edge-router"))  # the installed console script
 BANNER = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """Pids whose command line contains ``text`` (the test's unique state folder)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def wait_until_gone(text: str, timeout: float = 20.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (left := processes_mentioning(text)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
 
 
 @pytest.fixture
