@@ -21,7 +21,7 @@ from benchmarks.harness import (
 )
 
 # One entry per suite module benchmarks/suite_<name>.py, in report order.
-SUITES: list[str] = ["handles", "core", "handler", "lookup", "lifecycle"]
+SUITES: list[str] = ["handles", "core", "handler", "lookup", "lifecycle", "serve"]
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
