@@ -14,6 +14,7 @@ import sys
 
 from benchmarks.harness import (
     BENCH_DIR,
+    TABLE_HEADER_LINES,
     BenchContext,
     Measurement,
     machine_description,
@@ -21,7 +22,7 @@ from benchmarks.harness import (
 )
 
 # One entry per suite module benchmarks/suite_<name>.py, in report order.
-SUITES: list[str] = ["handles", "core", "handler", "lookup", "lifecycle", "serve"]
+SUITES: list[str] = ["core", "handler", "lookup", "handles", "lifecycle", "serve"]
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
@@ -51,21 +52,43 @@ def main(argv: list[str] | None = None) -> int:
     table = render_table(rows)
     print(table)
     if not args.quick:
-        write_readme(table, partial=bool(args.suites))
+        write_readme(table, ran=chosen)
     return 0
 
 
-def write_readme(table: str, *, partial: bool) -> None:
+def write_readme(table: str, *, ran: list[str]) -> None:
+    """Rewrite the results block; rows of suites not run this time are kept as they were."""
     path = BENCH_DIR / "README.md"
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    kept = [row for row in _previous_rows(text) if _suite_of(row) not in ran]
+    new_rows = table.splitlines()
+    header, fresh = new_rows[:TABLE_HEADER_LINES], new_rows[TABLE_HEADER_LINES:]
+    merged = sorted(kept + fresh, key=lambda row: _order(_suite_of(row)))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    scope = "some suites (partial run)" if partial else "all suites"
-    block = f"{BEGIN}\nRun {stamp} on {machine_description()}, {scope}.\n\n{table}\n{END}"
+    scope = "all suites" if set(ran) >= set(SUITES) else f"suites {', '.join(ran)} (others kept)"
+    body = "\n".join(header + merged)
+    block = f"{BEGIN}\nLast run {stamp} on {machine_description()}: {scope}.\n\n{body}\n{END}"
     if BEGIN in text and END in text:
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def _previous_rows(text: str) -> list[str]:
+    match = re.search(re.escape(BEGIN) + "(.*?)" + re.escape(END), text, flags=re.S)
+    if not match:
+        return []
+    rows = [line for line in match.group(1).splitlines() if line.startswith("| ")]
+    return rows[1:]  # drop the header row (the separator row does not start with "| ")
+
+
+def _suite_of(row: str) -> str:
+    return row.split("|")[1].strip()
+
+
+def _order(suite: str) -> int:
+    return SUITES.index(suite) if suite in SUITES else len(SUITES)
 
 
 if __name__ == "__main__":

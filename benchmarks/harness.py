@@ -33,12 +33,19 @@ class Measurement:
     baseline_label: str = ""
     baseline_value: float | None = None
     note: str = ""
+    # None: decided by the unit (rates such as "entries/s" are better when higher).
+    higher_is_better: bool | None = None
 
     @property
     def ratio(self) -> str:
-        if self.baseline_value is None or self.value == 0:
+        """How many times better than the baseline (>1 means ours wins)."""
+        if self.baseline_value is None or self.value == 0 or self.baseline_value == 0:
             return ""
-        return f"{self.baseline_value / self.value:.1f}x"
+        higher = self.higher_is_better
+        if higher is None:
+            higher = self.unit.endswith("/s")
+        factor = self.value / self.baseline_value if higher else self.baseline_value / self.value
+        return f"{factor:.1f}x"
 
 
 @dataclass
@@ -111,9 +118,12 @@ def machine_description() -> str:
     )
 
 
+TABLE_HEADER_LINES = 2
+
+
 def render_table(rows: list[Measurement]) -> str:
     lines = [
-        "| suite | case | value | baseline | baseline value | ratio | note |",
+        "| suite | case | value | baseline | baseline value | better by | note |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
