@@ -224,6 +224,8 @@ def serve(options: ServeOptions) -> None:
         logging.getLogger(name).setLevel(logging.INFO)
     # Until the event loop takes signals over, SIGTERM interrupts like Ctrl-C, so the
     # components started so far are stopped on the way out.
+    # Bad configuration fails here, in one line, before any component is started.
+    local_edge_config(table=options.table, base=options.config, cache_ttl=options.cache_ttl)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with local_components(state_dir=options.state_dir) as components:

@@ -25,9 +25,10 @@ app.add_typer(table_app, name="table")
 from routing_table.cli.route import app as route_app  # noqa: E402
 
 app.add_typer(route_app, name="route")
+from routing_table.cli.package import EPILOG as PACKAGE_EPILOG  # noqa: E402
 from routing_table.cli.package import package_cmd  # noqa: E402
 
-app.command("package")(package_cmd)
+app.command("package", epilog=PACKAGE_EPILOG)(package_cmd)
 from routing_table.cli.handles import app as handles_app  # noqa: E402
 
 app.add_typer(handles_app, name="handles")
@@ -37,9 +38,10 @@ app.add_typer(env_app, name="env")
 from routing_table.cli.static import app as static_app  # noqa: E402
 
 app.add_typer(static_app, name="static")
+from routing_table.cli.audit import EPILOG as AUDIT_EPILOG  # noqa: E402
 from routing_table.cli.audit import audit as audit_cmd  # noqa: E402
 
-app.command("audit")(audit_cmd)
+app.command("audit", epilog=AUDIT_EPILOG)(audit_cmd)
 from routing_table.cli import serve as serve_cli  # noqa: E402
 
 app.command("serve", help=serve_cli.HELP, epilog=serve_cli.EPILOG)(serve_cli.serve_cmd)

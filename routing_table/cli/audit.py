@@ -6,8 +6,13 @@ from typing import Annotated
 
 import typer
 
-from routing_table.cli.common import JsonOption, TableOption, print_json
+from routing_table.cli.common import JsonOption, TableOption, examples, print_json
 from routing_table.lifecycle.sync import Environments
+
+EPILOG = examples(
+    "edge-router audit --table preview-routes",
+    "edge-router audit --table preview-routes --repair --json",
+)
 
 
 def audit(

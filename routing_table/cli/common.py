@@ -25,6 +25,11 @@ TableOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print data as JSON.")]
 
 
+def examples(*commands: str) -> str:
+    """A command's ``--help`` epilog listing example invocations (every command has one)."""
+    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  {c}" for c in commands)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one clear error line on stderr and exit."""
     typer.echo(f"error: {message}", err=True)

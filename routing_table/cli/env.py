@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from routing_table.cli.common import JsonOption, TableOption, print_json
+from routing_table.cli.common import JsonOption, TableOption, examples, print_json
 from routing_table.lifecycle.records import EnvRecord, record_to_json
 from routing_table.lifecycle.specs import default_env_id, parse_service_options
 from routing_table.lifecycle.sync import Environments
@@ -30,7 +30,18 @@ def environments(table: str) -> Environments:
     return Environments(table)
 
 
-@app.command("create")
+@app.command(
+    "create",
+    epilog=examples(
+        "edge-router env create --app shop --domain preview.example.com --branch pr-42 --pool "
+        "oauth --service api=http://localhost:9000 --service web=s3://sites/shop-pr-42 --table "
+        "preview-routes",
+        "edge-router env create --app shop --domain preview.example.com --branch main --service "
+        "api=arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/"
+        "50dc6c495c0c9188 "
+        "--json --table preview-routes",
+    ),
+)
 def create(
     *,
     app_name: Annotated[str, typer.Option("--app", help="Application name (in hostnames).")],
@@ -74,7 +85,12 @@ def _summary(record: EnvRecord) -> dict[str, Any]:
     }
 
 
-@app.command("delete")
+@app.command(
+    "delete",
+    epilog=examples(
+        "edge-router env delete shop-pr-42 --table preview-routes",
+    ),
+)
 def delete(env_id: EnvArgument, table: TableOption, json_out: JsonOption = False) -> None:
     """Delete everything of an environment, then release its handle. Idempotent."""
     result = environments(table).delete(env_id)
@@ -96,7 +112,13 @@ def delete(env_id: EnvArgument, table: TableOption, json_out: JsonOption = False
         typer.echo(f"environment {env_id} does not exist (nothing left to delete)")
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=examples(
+        "edge-router env list --table preview-routes",
+        "edge-router env list --json --table preview-routes",
+    ),
+)
 def list_(table: TableOption, json_out: JsonOption = False) -> None:
     """List environments (from an index: a create of the last second may be missing)."""
     found = environments(table).list_envs()
@@ -112,7 +134,12 @@ def list_(table: TableOption, json_out: JsonOption = False) -> None:
         )
 
 
-@app.command("show")
+@app.command(
+    "show",
+    epilog=examples(
+        "edge-router env show shop-pr-42 --table preview-routes --json",
+    ),
+)
 def show(env_id: EnvArgument, table: TableOption, json_out: JsonOption = False) -> None:
     """Show an environment: state, handle, services with their routes, static versions."""
     view = environments(table).show(env_id)
@@ -144,7 +171,13 @@ def show(env_id: EnvArgument, table: TableOption, json_out: JsonOption = False) 
         typer.echo(f"  {svc} versions: {listed}")
 
 
-@app.command("reroute")
+@app.command(
+    "reroute",
+    epilog=examples(
+        "edge-router env reroute shop-pr-42 --service api=https://api-canary.internal.example.net "
+        "--table preview-routes",
+    ),
+)
 def reroute(
     env_id: EnvArgument,
     service: Annotated[str, typer.Option("--service", help="NAME=TARGET")],

@@ -14,7 +14,7 @@ import typer
 from hostnames.handles import numbered_handles
 from hostnames.pool_plan import HandleRow
 from hostnames.pool_sync import HandlePool
-from routing_table.cli.common import JsonOption, TableOption, fail, print_json
+from routing_table.cli.common import JsonOption, TableOption, examples, fail, print_json
 
 app = typer.Typer(
     help="Handle pools: predictable hostnames from a list of names (team1, team2...).",
@@ -37,7 +37,13 @@ def _pool(table: str, writer_region: str | None) -> HandlePool:
     return HandlePool(table, writer_region=writer_region)
 
 
-@app.command("add")
+@app.command(
+    "add",
+    epilog=examples(
+        "edge-router handles add --pool oauth --table preview-routes amber birch cedar",
+        "edge-router handles add --pool teams --prefix team --count 20 --table preview-routes",
+    ),
+)
 def add(
     *,
     pool: PoolOption,
@@ -49,6 +55,7 @@ def add(
     count: Annotated[int | None, typer.Option("--count", help="How many numbered handles.")] = None,
     start: Annotated[int, typer.Option("--start", help="First number.")] = 1,
     writer_region: WriterRegionOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Add handles to a pool (free). Handles already in the pool are left as they are."""
     wanted = list(names or [])
@@ -59,12 +66,21 @@ def add(
     if not wanted:
         fail("name some handles, or use --prefix NAME --count N", code=2)
     result = _pool(table, writer_region).add(pool, wanted)
+    if json_out:
+        print_json({"pool": pool, "added": list(result.added), "existing": list(result.existing)})
+        return
     typer.echo(f"added {len(result.added)} handle(s) to pool {pool!r}")
     if result.existing:
         typer.echo(f"already in the pool: {', '.join(result.existing)}")
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog=examples(
+        "edge-router handles list --pool oauth --table preview-routes",
+        "edge-router handles list --pool oauth --table preview-routes --json",
+    ),
+)
 def list_(
     pool: PoolOption,
     table: TableOption,
@@ -94,16 +110,31 @@ def _table(rows: list[HandleRow]) -> list[str]:
     ]
 
 
-@app.command("remove")
+@app.command(
+    "remove",
+    epilog=examples(
+        "edge-router handles remove --pool oauth --table preview-routes cedar",
+    ),
+)
 def remove(
     pool: PoolOption,
     table: TableOption,
     names: Annotated[list[str], typer.Argument(help="Handle names.")],
     writer_region: WriterRegionOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Remove free handles from a pool. Held handles are refused and left untouched."""
     result = _pool(table, writer_region).remove(pool, names)
-    if result.removed:
+    if json_out:
+        print_json(
+            {
+                "pool": pool,
+                "removed": list(result.removed),
+                "held": dict(result.held),
+                "missing": list(result.missing),
+            }
+        )
+    elif result.removed:
         typer.echo(f"removed {len(result.removed)} handle(s): {', '.join(result.removed)}")
     problems = [f"{h!r} is held by environment {env!r}" for h, env in result.held.items()]
     problems += [f"{h!r} is not in the pool" for h in result.missing]
@@ -111,8 +142,15 @@ def remove(
         fail(f"not removed from pool {pool!r}: " + "; ".join(problems))
 
 
-@app.command("configure")
+@app.command(
+    "configure",
+    epilog=examples(
+        "edge-router handles configure --pool oauth --cooldown 3600 --table preview-routes",
+        "edge-router handles configure --pool teams --fallback-random --table preview-routes",
+    ),
+)
 def configure(
+    *,
     pool: PoolOption,
     table: TableOption,
     cooldown: Annotated[
@@ -132,18 +170,35 @@ def configure(
         ),
     ] = None,
     writer_region: WriterRegionOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Set a pool's cooldown and exhaustion behaviour (unset options keep their value)."""
     settings = _pool(table, writer_region).configure(
         pool, cooldown_seconds=cooldown, fallback_random=fallback_random
     )
+    if json_out:
+        print_json(
+            {
+                "pool": pool,
+                "cooldown_seconds": settings.cooldown_seconds,
+                "fallback_random": settings.fallback_random,
+            }
+        )
+        return
     typer.echo(
         f"pool {pool!r}: cooldown {settings.cooldown_seconds}s, "
         f"fallback to random handles {'on' if settings.fallback_random else 'off'}"
     )
 
 
-@app.command("allocate")
+@app.command(
+    "allocate",
+    epilog=examples(
+        "edge-router handles allocate --pool oauth --env shop-pr-42 --table preview-routes",
+        "edge-router handles allocate --pool oauth --env shop-pr-42 --handle amber --json --table "
+        "preview-routes",
+    ),
+)
 def allocate(
     *,
     pool: PoolOption,
@@ -165,12 +220,18 @@ def allocate(
     typer.echo(got.handle)
 
 
-@app.command("release")
+@app.command(
+    "release",
+    epilog=examples(
+        "edge-router handles release --pool oauth --env shop-pr-42 --table preview-routes",
+    ),
+)
 def release(
     pool: PoolOption,
     table: TableOption,
     env: Annotated[str, typer.Option("--env", help="Environment id.")],
     writer_region: WriterRegionOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Return an environment's handle to the pool, once the environment owns no routes."""
     handles = _pool(table, writer_region)
@@ -182,6 +243,11 @@ def release(
         )
     # The owner index just showed no routes; nothing else must be proved absent.
     result = handles.release(pool, env, require_absent=())
+    if json_out:
+        print_json(
+            {"pool": pool, "env_id": env, "handle": result.handle, "released": result.released}
+        )
+        return
     if result.released:
         typer.echo(f"released {result.handle!r} to pool {pool!r}")
     else:

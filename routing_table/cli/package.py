@@ -16,10 +16,16 @@ import typer
 
 from edge_router.config import EdgeConfig
 from edge_router.packaging import MAX_PACKAGE_BYTES, PackageResult, build_package
-from routing_table.cli.common import JsonOption, TableOption, print_json
+from routing_table.cli.common import JsonOption, TableOption, examples, print_json
 from routing_table.errors import ConfigurationError
 
 _MIB = 1024 * 1024
+
+EPILOG = examples(
+    "edge-router package --table preview-routes --region us-east-1 --out edge.zip",
+    "edge-router package --table preview-routes --region us-east-1 --regions "
+    "eu-west-1,ap-southeast-2 --config edge.json --json",
+)
 
 
 def package_cmd(

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from routing_table.cli.common import JsonOption, TableOption, fail, print_json
+from routing_table.cli.common import JsonOption, TableOption, examples, fail, print_json
 from routing_table.lifecycle import static as assets
 from routing_table.lifecycle.plan import DeployResult
 from routing_table.lifecycle.sync import Environments
@@ -37,7 +37,15 @@ def _progress() -> Progress:
     )
 
 
-@app.command("deploy")
+@app.command(
+    "deploy",
+    epilog=examples(
+        "edge-router static deploy --env shop-pr-42 --service web --version 3f9a1c2 --source "
+        "s3://sites/shop-pr-42/3f9a1c2 --dir dist/ --table preview-routes",
+        "edge-router static deploy --env shop-pr-42 --service web --version 3f9a1c2 --source "
+        "s3://sites/shop-pr-42/3f9a1c2 --from-s3 --spa-fallback index.html --table preview-routes",
+    ),
+)
 def deploy(
     *,
     env: EnvOption,
@@ -120,7 +128,14 @@ def _report(result: DeployResult, json_out: bool) -> None:
         typer.echo(f"  collected {service}/{version}")
 
 
-@app.command("rollback")
+@app.command(
+    "rollback",
+    epilog=examples(
+        "edge-router static rollback --env shop-pr-42 --service web --table preview-routes",
+        "edge-router static rollback --env shop-pr-42 --service web --version 1b2c3d4 --json "
+        "--table preview-routes",
+    ),
+)
 def rollback(
     *,
     env: EnvOption,
@@ -135,16 +150,25 @@ def rollback(
     _report(Environments(table).rollback(env, service, version), json_out)
 
 
-@app.command("gc")
+@app.command(
+    "gc",
+    epilog=examples(
+        "edge-router static gc --env shop-pr-42 --table preview-routes",
+    ),
+)
 def gc(
     *,
     env: EnvOption,
     table: TableOption,
     cache_ttl: CacheTtlOption = 300.0,
     max_stale: MaxStaleOption = 86_400.0,
+    json_out: JsonOption = False,
 ) -> None:
     """Delete the assets of versions no edge cache can still point at."""
     collected = Environments(table, cache_ttl=cache_ttl, max_stale=max_stale).gc(env)
+    if json_out:
+        print_json({"env_id": env, "collected": [f"{s}/{v}" for s, v in collected]})
+        return
     for service, version in collected:
         typer.echo(f"collected {service}/{version}")
     if not collected:
