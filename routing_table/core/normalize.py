@@ -46,6 +46,16 @@ _DOT_SEGMENTS: Final = frozenset({".", ".."})
 # room to spare.
 _DECODE_ROUNDS: Final = 3
 _SEPARATORS: Final = re.compile(r"[/\\]")
+# Overlong UTF-8 forms of '.', '/' and '\\' (latin-1 view of the decoded bytes). They are invalid
+# UTF-8, but lenient decoders (the classic IIS traversal, some servlet containers) read them as
+# the ASCII character, so a segment holding them is treated as if it held that character.
+_OVERLONG: Final = (
+    ("\xc0\xae", "."),
+    ("\xe0\x80\xae", "."),
+    ("\xc0\xaf", "/"),
+    ("\xe0\x80\xaf", "/"),
+    ("\xc1\x9c", "\\"),
+)
 
 
 def _short(raw: str) -> str:
@@ -159,7 +169,8 @@ def _becomes_dot_segment(segment: str) -> bool:
     """True when an origin decoding ``segment`` (up to three times) could see a dot segment.
 
     Covers encoded separators (``..%2F``, ``%2F..``), backslashes (``..%5C``, some servers treat
-    ``\\`` as ``/``), double encoding (``%252E%252E``) and path parameters (Tomcat's ``..;x``).
+    ``\\`` as ``/``), double encoding (``%252E%252E``), path parameters (Tomcat's ``..;x``) and
+    overlong UTF-8 (``%C0%AE%C0%AE``).
     """
     decoded = segment
     for _ in range(_DECODE_ROUNDS + 1):
@@ -169,6 +180,8 @@ def _becomes_dot_segment(segment: str) -> bool:
         if "%" not in decoded:
             return False
         decoded = unquote_to_bytes(decoded).decode("latin-1")
+        for overlong, char in _OVERLONG:
+            decoded = decoded.replace(overlong, char)
     return False
 
 
