@@ -14,7 +14,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -43,7 +43,8 @@ class OriginVerifyHeader:
     """A secret header sent to custom origins so they can refuse requests not from CloudFront."""
 
     name: str
-    value: str
+    # Kept out of repr so a logged config or error message never carries the secret.
+    value: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
