@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from contract.harness import Shell
+from tests.contract.harness import Shell
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from stateful.lifecycle_support import Driver, check_invariants
+from tests.stateful.lifecycle_support import Driver, check_invariants
 
 from hostnames.pool_sync import HandlePool
 from routing_table.core import keys

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from stateful.lifecycle_support import Driver, check_invariants
+from tests.stateful.lifecycle_support import Driver, check_invariants
 
 from hostnames.pool_sync import HandlePool
 from routing_table.core import keys

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from hostnames.pool_sync import HandlePool
 from routing_table.core import keys
 from routing_table.errors import EnvironmentNotFoundError, InvalidInputError
-from stateful.lifecycle_support import Driver, SimulatedCrash, check_invariants
+from tests.stateful.lifecycle_support import Driver, SimulatedCrash, check_invariants
 
 ENV_IDS = ["e1", "e2", "p1"]  # "p*" take their handle from a pool
 POOL = "team"
