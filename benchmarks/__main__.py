@@ -22,7 +22,7 @@ from benchmarks.harness import (
 )
 
 # One entry per suite module benchmarks/suite_<name>.py, in report order.
-SUITES: list[str] = ["core", "handler", "lookup", "handles", "lifecycle", "serve"]
+SUITES: list[str] = ["core", "handler", "lookup", "scale", "handles", "lifecycle", "serve", "soak"]
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
