@@ -295,3 +295,22 @@ def test_import_of_10000_routes_shows_progress(
     assert len(owned) == 100
     found = json.loads(cli("route", "lookup", "svc-7.pr.example.com/p/9907/x", "--json").stdout)
     assert found["matched"]["owner"] == "env-7"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["route", "put", "--host", "a.example.com"], "Missing option"),
+        (["no-such-command"], "No such command"),
+        (["handles", "add", "--pool", "p", "--count", "many"], "--count"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_app(app, [*argv, "--table", "routes-usage"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: ") and needle in err
