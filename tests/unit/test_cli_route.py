@@ -313,4 +313,5 @@ def test_usage_errors_are_one_line_with_exit_code_2(
     err = capsys.readouterr().err
     assert exited.value.code == 2
     assert err.count("\n") == 1, err
-    assert err.startswith("error: ") and needle in err
+    assert err.startswith("error: ")
+    assert needle in err
