@@ -84,10 +84,8 @@ def local_components(
         if components.dynamodb_endpoint is None:
             folder = state_dir or default_state_dir()
             stack.enter_context(_state_lock(folder))
-            ddb = DynamoDBLocal(db_path=folder / "dynamodb", install=install)
-            # Registered before start(): an interrupt while the JVM boots must still stop it.
-            stack.callback(ddb.stop)
-            ddb.start()
+            # start() stops the JVM itself if it is interrupted while booting.
+            ddb = stack.enter_context(DynamoDBLocal(db_path=folder / "dynamodb", install=install))
             components.dynamodb_local = ddb
             components.dynamodb_endpoint = ddb.endpoint_url
             components.started.append(f"DynamoDB Local ({folder / 'dynamodb'})")

@@ -161,7 +161,13 @@ class DynamoDBLocal:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            # Interrupted or failed while booting (Ctrl-C, SIGTERM handler, timeout): never
+            # leave the JVM behind.
+            self.stop()
+            raise
         return self
 
     def _wait_until_ready(self) -> None:
