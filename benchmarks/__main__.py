@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if not args.quick:
         write_readme(table, ran=chosen)
+        from benchmarks.plots import write_plots
+
+        for path in write_plots(rows, BENCH_DIR / "plots"):
+            print(f"plot: {path.relative_to(BENCH_DIR.parent)}", file=sys.stderr)
     return 0
 
 
