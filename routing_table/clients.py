@@ -52,15 +52,19 @@ def dynamodb_client(
         import boto3
 
         session = boto3.Session()
-    region = resolve_region(region_name, session.region_name)
-    return session.client("dynamodb", config=settings.botocore_config(), region_name=region)
+    return session.client(
+        "dynamodb", config=settings.botocore_config(), region_name=resolve_region(region_name)
+    )
 
 
-def resolve_region(explicit: str | None, session_region: str | None) -> str | None:
-    """The region to use: explicit, else the session's (profile / AWS_DEFAULT_REGION), else
-    ``AWS_REGION``. botocore itself reads only AWS_DEFAULT_REGION, but ``AWS_REGION`` is the
-    standard setting (the Lambda runtime and the other SDKs use it), so it is honoured here."""
-    return explicit or session_region or os.environ.get("AWS_REGION") or None
+def resolve_region(explicit: str | None = None) -> str | None:
+    """The region to give an SDK client: explicit, else ``AWS_REGION``, else None (boto3 then
+    uses ``AWS_DEFAULT_REGION`` or the profile's region).
+
+    botocore itself reads only AWS_DEFAULT_REGION, but ``AWS_REGION`` is the standard setting
+    (the Lambda runtime, the AWS CLI and the other SDKs read it, and it wins over the profile).
+    """
+    return explicit or os.environ.get("AWS_REGION") or None
 
 
 def aio_dynamodb_client(
@@ -74,5 +78,6 @@ def aio_dynamodb_client(
         import aioboto3
 
         session = aioboto3.Session()
-    region = resolve_region(region_name, session.region_name)
-    return session.client("dynamodb", config=settings.botocore_config(), region_name=region)
+    return session.client(
+        "dynamodb", config=settings.botocore_config(), region_name=resolve_region(region_name)
+    )

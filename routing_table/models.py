@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from routing_table.clients import resolve_region
 from routing_table.core.normalize import normalize_host, normalize_host_pattern, normalize_prefix
 from routing_table.core.records import RouteRecord
 from routing_table.errors import InvalidInputError, InvalidTargetError
@@ -284,7 +285,7 @@ class AwsTargetResolver:
         from botocore.exceptions import BotoCoreError, ClientError
 
         raw = f"s3://{bucket}"
-        client = self._session.client("s3", config=self._config)
+        client = self._session.client("s3", config=self._config, region_name=resolve_region())
         try:
             reply = client.head_bucket(Bucket=bucket)
             headers = reply.get("ResponseMetadata", {}).get("HTTPHeaders", {})

@@ -56,12 +56,6 @@ def default_state_dir() -> Path:
     return base / "edge-router"
 
 
-def sdk_region() -> str | None:
-    """The region to give SDK clients: ``AWS_REGION`` (which boto3 itself does not read), else
-    None to let boto3 use ``AWS_DEFAULT_REGION`` or the profile."""
-    return os.environ.get("AWS_REGION") or None
-
-
 def configured_endpoint(service_variable: str) -> str | None:
     """The endpoint the SDK will use for a service, from the standard settings (None: AWS)."""
     return os.environ.get(service_variable) or os.environ.get(ENDPOINT_ANY) or None

@@ -28,7 +28,6 @@ from edge_router.local.embedded import (
     LocalComponents,
     default_state_dir,
     local_components,
-    sdk_region,
 )
 from edge_router.local.server import EdgeServer, serve_forever
 
@@ -86,7 +85,7 @@ def ensure_table(table: str) -> None:
     from routing_table.clients import dynamodb_client
     from routing_table.schema import create_table
 
-    create_table(dynamodb_client(region_name=sdk_region()), table, poll_interval=0.2)
+    create_table(dynamodb_client(), table, poll_interval=0.2)
 
 
 def print_banner(url: str, components: LocalComponents, config: EdgeConfig) -> None:

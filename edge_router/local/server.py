@@ -409,12 +409,11 @@ def _s3_client() -> Any:
     """An aioboto3 S3 client from the standard settings (endpoint, region, credentials)."""
     import aioboto3
 
-    from edge_router.local.embedded import sdk_region
-    from routing_table.clients import ClientSettings
+    from routing_table.clients import ClientSettings, resolve_region
 
     settings = ClientSettings(connect_timeout=2.0, read_timeout=30.0, max_attempts=3)
     return aioboto3.Session().client(
-        "s3", config=settings.botocore_config(), region_name=sdk_region()
+        "s3", config=settings.botocore_config(), region_name=resolve_region()
     )
 
 

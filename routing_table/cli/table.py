@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
@@ -22,12 +21,9 @@ CLI_SETTINGS = ClientSettings(connect_timeout=1.0, read_timeout=5.0, max_attempt
 
 
 def cli_dynamodb_client() -> Any:
-    """A DynamoDB client for CLI commands, from the standard AWS settings.
-
-    boto3 reads ``AWS_DEFAULT_REGION`` but not ``AWS_REGION``; the CLI honours both.
-    """
+    """A DynamoDB client for CLI commands, from the standard AWS settings."""
     try:
-        return dynamodb_client(settings=CLI_SETTINGS, region_name=os.environ.get("AWS_REGION"))
+        return dynamodb_client(settings=CLI_SETTINGS)
     except NoRegionError:
         raise ConfigurationError(
             "no AWS region: set AWS_REGION (or a region in the AWS_PROFILE's config)"

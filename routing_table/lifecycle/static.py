@@ -113,8 +113,9 @@ def s3_client(**kwargs: Any) -> Any:
     """An S3 client with the standard AWS settings (``AWS_ENDPOINT_URL_S3`` included)."""
     import boto3
 
-    from routing_table.clients import CONTROL_PLANE
+    from routing_table.clients import CONTROL_PLANE, resolve_region
 
+    kwargs.setdefault("region_name", resolve_region())
     return boto3.client("s3", config=CONTROL_PLANE.botocore_config(), **kwargs)
 
 
