@@ -95,6 +95,30 @@ class Blackhole(_Server):
     """Accepts TCP connections, reads nothing, answers nothing, until closed."""
 
 
+class Trickle(_Server):
+    """Reads a request, then answers one byte every ``interval`` seconds (a slow-loris reply):
+    every read returns before a per-read timeout, so only a total deadline can stop it."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        super().__init__()
+
+    def accepted(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        reply = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\nX-Pad: "
+        try:
+            conn.recv(65536)
+            for byte in reply + b"a" * 100_000:
+                if self._closed:
+                    return
+                conn.sendall(bytes([byte]))
+                time.sleep(self._interval)
+        except OSError:
+            return
+
+
 class FaultyProxy(_Server):
     """Forwards to ``upstream_port`` until told to ``swallow`` (drop every byte both ways, so
     in-flight and new requests hang) or ``refuse`` (reset new and existing connections)."""
