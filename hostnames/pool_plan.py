@@ -54,6 +54,7 @@ from routing_table.errors import (
     TransactionCanceledError,
     TransactionConflictError,
 )
+from routing_table.store import base
 from routing_table.store.base import Call, Plan, Sleep
 
 Item = dict[str, Any]
@@ -176,18 +177,8 @@ def _str(item: Mapping[str, Any] | None, name: str) -> str | None:
 
 
 def query_all(ctx: PlanContext, params: dict[str, Any], key: object = None) -> Plan[list[Item]]:
-    """Every item of a Query, following ``LastEvaluatedKey`` (pages are 1 MB)."""
-    items: list[Item] = []
-    start: Any = None
-    while True:
-        page_params = dict(params, TableName=ctx.table)
-        if start is not None:
-            page_params["ExclusiveStartKey"] = start
-        reply = yield Call("query", page_params, key)
-        items.extend(reply.get("Items", []))
-        start = reply.get("LastEvaluatedKey")
-        if start is None:
-            return items
+    """Every item of a Query on the pool's table, over all its pages."""
+    return (yield from base.query_all(ctx.table, params, key))
 
 
 def owned(ctx: PlanContext, env_id: str, sk_prefix: str) -> Plan[list[Item]]:
@@ -280,17 +271,8 @@ def count_handles(ctx: PlanContext, pool: str) -> Plan[int]:
         "Select": "COUNT",
         "ConsistentRead": True,
     }
-    total = 0
-    start: Any = None
-    while True:
-        page = dict(params, TableName=ctx.table)
-        if start is not None:
-            page["ExclusiveStartKey"] = start
-        reply = yield Call("query", page, keys.pool_partition(pool))
-        total += int(reply.get("Count", 0))
-        start = reply.get("LastEvaluatedKey")
-        if start is None:
-            return total
+    replies = yield from base.paginate("query", ctx.table, params, keys.pool_partition(pool))
+    return sum(int(reply.get("Count", 0)) for reply in replies)
 
 
 # ---------------------------------------------------------------- allocation

@@ -31,7 +31,7 @@ from routing_table.lifecycle.plan import (
     purge_version_plan,
 )
 from routing_table.lifecycle.records import ACTIVE, EnvRecord, parse_iso
-from routing_table.store.base import Call, Plan, key_of
+from routing_table.store.base import Plan, key_of, paginate
 
 Item = dict[str, Any]
 FindingKind = Literal["orphan-route", "orphan-claim", "orphan-handle", "orphan-assets", "stuck"]
@@ -172,26 +172,17 @@ _PROJECTION = "#pk, #sk, #o, env_id, #st, state_since, sites"
 
 def scan_plan(table: str) -> Plan[list[Item]]:
     """Every item of the table (the attributes the audit needs), following pages."""
-    items: list[Item] = []
-    start: Item | None = None
-    while True:
-        params: Item = {
-            "TableName": table,
-            "ProjectionExpression": _PROJECTION,
-            "ExpressionAttributeNames": {
-                "#pk": keys.TABLE_PK,
-                "#sk": keys.TABLE_SK,
-                "#o": "owner",
-                "#st": "state",
-            },
-        }
-        if start:
-            params["ExclusiveStartKey"] = start
-        reply = yield Call("scan", params, table)
-        items.extend(reply.get("Items", []))
-        start = reply.get("LastEvaluatedKey")
-        if not start:
-            return items
+    params: Item = {
+        "ProjectionExpression": _PROJECTION,
+        "ExpressionAttributeNames": {
+            "#pk": keys.TABLE_PK,
+            "#sk": keys.TABLE_SK,
+            "#o": "owner",
+            "#st": "state",
+        },
+    }
+    replies = yield from paginate("scan", table, params, table)
+    return [item for reply in replies for item in reply.get("Items", [])]
 
 
 def audit_plan(lifecycle: Lifecycle, *, repair: bool) -> Plan[AuditReport]:

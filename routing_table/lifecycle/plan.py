@@ -39,7 +39,6 @@ from routing_table.errors import (
     HandleTakenError,
     InvalidInputError,
     NotFoundError,
-    ThrottledError,
     TransactionCanceledError,
     TransactionConflictError,
 )
@@ -63,15 +62,17 @@ from routing_table.store.base import (
     Call,
     Parallel,
     Plan,
-    Report,
     Sleep,
     av_key,
     batch_get_plan,
+    bulk_write_plan,
     claim_update,
     key_of,
     owner_of,
     ownership_error,
+    query_all,
     utc_now,
+    write_requests_plan,
 )
 
 T = TypeVar("T")
@@ -311,62 +312,7 @@ def asset_put_requests(env_id: str, service: str, version: str, paths: Iterable[
     ]
 
 
-# --- generic plans -----------------------------------------------------------------------------
-
-
-def write_requests_plan(table: str, requests: list[Item], backoff: Backoff) -> Plan[int]:
-    """One BatchWriteItem of at most 25 put/delete requests; ``UnprocessedItems`` are resent
-    with exponential backoff and jitter, and progress is reported as items land."""
-    assert len(requests) <= BATCH_WRITE_LIMIT
-    pending = requests
-    first = _request_key(pending[0]) if pending else None
-    attempt = 0
-    while pending:
-        reply = yield Call("batch_write_item", {"RequestItems": {table: pending}}, key=first)
-        left: list[Item] = reply.get("UnprocessedItems", {}).get(table, [])
-        yield Report(len(pending) - len(left))
-        pending = left
-        if pending:
-            attempt += 1
-            if attempt >= backoff.max_attempts:
-                raise ThrottledError(
-                    f"BatchWriteItem on {table} left {len(pending)} items unprocessed after "
-                    f"{attempt} resends",
-                    table=table,
-                    key=first,
-                    operation="batch_write_item",
-                )
-            yield Sleep(backoff.delay(attempt))
-    return len(requests)
-
-
-def _request_key(request: Item) -> keys.Key:
-    if "PutRequest" in request:
-        return key_of(request["PutRequest"]["Item"])
-    return key_of(request["DeleteRequest"]["Key"])
-
-
-def bulk_write_plan(
-    table: str, requests: Sequence[Item], backoff: Backoff, concurrency: int
-) -> Plan[int]:
-    """Every request, 25 per BatchWriteItem, ``concurrency`` calls in flight."""
-    batches = [list(requests[i : i + BATCH_WRITE_LIMIT]) for i in range(0, len(requests), 25)]
-    done = yield Parallel([write_requests_plan(table, b, backoff) for b in batches], concurrency)
-    return sum(done)
-
-
-def query_all(table: str, params: Item, key: object) -> Plan[list[Item]]:
-    items: list[Item] = []
-    start: Item | None = None
-    while True:
-        page = {"TableName": table, **params}
-        if start:
-            page["ExclusiveStartKey"] = start
-        reply = yield Call("query", page, key=key)
-        items.extend(reply.get("Items", []))
-        start = reply.get("LastEvaluatedKey")
-        if not start:
-            return items
+# --- asset partitions -------------------------------------------------------------------------
 
 
 def purge_partition_plan(table: str, partition: str, backoff: Backoff) -> Plan[int]:

@@ -333,24 +333,31 @@ def release_claim_plan(table: str, host: str, owner: str) -> Plan[bool]:
 # --- listing ---------------------------------------------------------------------------------
 
 
-def _query_pages(table: str, params: dict[str, Any], key: object) -> Plan[list[Item]]:
-    items: list[Item] = []
+def paginate(operation: str, table: str, params: Item, key: object) -> Plan[list[Item]]:
+    """Every reply of a Query or Scan, following ``LastEvaluatedKey`` (pages stop at 1 MB)."""
+    replies: list[Item] = []
     start: Item | None = None
     while True:
-        page_params = {"TableName": table, **params}
+        page = {"TableName": table, **params}
         if start:
-            page_params["ExclusiveStartKey"] = start
-        reply = yield Call("query", page_params, key=key)
-        items.extend(reply.get("Items", []))
+            page["ExclusiveStartKey"] = start
+        reply = yield Call(operation, page, key=key)
+        replies.append(reply)
         start = reply.get("LastEvaluatedKey")
         if not start:
-            return items
+            return replies
+
+
+def query_all(table: str, params: Item, key: object) -> Plan[list[Item]]:
+    """Every item a Query returns, over all its pages."""
+    replies = yield from paginate("query", table, params, key)
+    return [item for reply in replies for item in reply.get("Items", [])]
 
 
 def list_by_host_plan(table: str, host: str) -> Plan[list[RouteRecord]]:
     """Every route of one host (one partition), in prefix order."""
     partition = keys.route_partition(host)
-    items = yield from _query_pages(
+    items = yield from query_all(
         table,
         {
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :paths)",
@@ -369,7 +376,7 @@ def list_by_host_plan(table: str, host: str) -> Plan[list[RouteRecord]]:
 def list_by_owner_plan(table: str, owner: str) -> Plan[list[RouteRecord]]:
     """Every route an owner holds, through the ``by-owner`` index (eventually consistent)."""
     index_pk = keys.owner_index_pk(owner)
-    items = yield from _query_pages(
+    items = yield from query_all(
         table,
         {
             "IndexName": keys.GSI_BY_OWNER,
@@ -614,10 +621,16 @@ def claim_host_plan(table: str, host: str, owner: str, backoff: Backoff) -> Plan
 
 def write_batch_plan(table: str, batch: Iterable[RouteRecord], backoff: Backoff) -> Plan[int]:
     """One BatchWriteItem of at most 25 routes; unprocessed items are resent with backoff."""
-    pending: list[Item] = [{"PutRequest": {"Item": records.route_to_item(r)}} for r in batch]
-    assert len(pending) <= BATCH_WRITE_LIMIT
-    first = key_of(pending[0]["PutRequest"]["Item"]) if pending else None
-    total = len(pending)
+    requests: list[Item] = [{"PutRequest": {"Item": records.route_to_item(r)}} for r in batch]
+    return (yield from write_requests_plan(table, requests, backoff))
+
+
+def write_requests_plan(table: str, requests: list[Item], backoff: Backoff) -> Plan[int]:
+    """One BatchWriteItem of at most 25 put/delete requests; ``UnprocessedItems`` are resent
+    with exponential backoff and jitter, and progress is reported as items land."""
+    assert len(requests) <= BATCH_WRITE_LIMIT
+    pending = requests
+    first = _request_key(pending[0]) if pending else None
     attempt = 0
     while pending:
         reply = yield Call("batch_write_item", {"RequestItems": {table: pending}}, key=first)
@@ -635,7 +648,25 @@ def write_batch_plan(table: str, batch: Iterable[RouteRecord], backoff: Backoff)
                     operation="batch_write_item",
                 )
             yield Sleep(backoff.delay(attempt))
-    return total
+    return len(requests)
+
+
+def _request_key(request: Item) -> keys.Key:
+    if "PutRequest" in request:
+        return key_of(request["PutRequest"]["Item"])
+    return key_of(request["DeleteRequest"]["Key"])
+
+
+def bulk_write_plan(
+    table: str, requests: Sequence[Item], backoff: Backoff, concurrency: int
+) -> Plan[int]:
+    """Every request, 25 per BatchWriteItem, ``concurrency`` calls in flight."""
+    batches = [
+        list(requests[i : i + BATCH_WRITE_LIMIT])
+        for i in range(0, len(requests), BATCH_WRITE_LIMIT)
+    ]
+    done = yield Parallel([write_requests_plan(table, b, backoff) for b in batches], concurrency)
+    return sum(done)
 
 
 def stamp(record: RouteRecord, clock: Callable[[], dt.datetime]) -> RouteRecord:
