@@ -84,6 +84,7 @@ class DynamoRouteReader:
         self._factory = client_factory or botocore_client_factory(config)
         self._clients: dict[str, Any] = {}
         self._sleep = sleep or _sleep
+        self._calls = _DeadlineCaller()
         self.round_trips = 0
 
     def _client(self, region: str) -> Any:
@@ -154,7 +155,17 @@ class DynamoRouteReader:
 
         self.round_trips += 1
         try:
-            return client.batch_get_item(RequestItems=request)
+            return self._calls.run(
+                client.batch_get_item, self._attempt_seconds, RequestItems=request
+            )
+        except _AttemptOverrun as exc:
+            raise TableUnreachableError(
+                f"batch_get_item on {self._table} gave no complete answer within "
+                f"{self._attempt_seconds:g} s",
+                table=self._table,
+                key=list(wanted[:3]),
+                operation="batch_get_item",
+            ) from exc
         except bce.ClientError as exc:
             raise _client_error(exc, self._table, wanted) from exc
         except bce.BotoCoreError as exc:
@@ -171,6 +182,40 @@ class DynamoRouteReader:
                 key=list(wanted[:3]),
                 operation="batch_get_item",
             ) from exc
+
+
+class _AttemptOverrun(Exception):
+    """An attempt outlived its whole-attempt deadline (the socket kept trickling bytes)."""
+
+
+class _DeadlineCaller:
+    """Runs an SDK call on a worker thread and waits at most a whole attempt's time for it.
+
+    botocore's read timeout bounds each socket read, not the whole reply: an endpoint that
+    trickles a byte at a time would hold the request forever. The caller gives up at the
+    deadline and answers from stale data or with a 503; the abandoned call ends on its own when
+    the endpoint does (or the read timeout fires), its result thrown away. At most
+    ``_MAX_WORKERS`` calls can be stuck at once; past that, new calls queue behind them and
+    time out at their own deadline, so a degraded endpoint never grows the thread count.
+    """
+
+    _MAX_WORKERS = 4
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+
+    def run(self, fn: Callable[..., Any], timeout: float, **kwargs: Any) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._MAX_WORKERS, thread_name_prefix="edge-ddb")
+        future = self._pool.submit(fn, **kwargs)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            future.cancel()  # still queued: never runs; already running: left to finish alone
+            raise _AttemptOverrun from None
 
 
 def _client_error(exc: Any, table: str, wanted: Sequence[keys.Key]) -> StoreError:

@@ -220,12 +220,6 @@ def test_never_answering_endpoint_costs_at_most_the_budget(
     assert all(took <= config.worst_case_seconds + MARGIN for took in edge.elapsed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: botocore's read timeout bounds each socket read, not the whole reply, so "
-    "an endpoint that trickles bytes keeps a request past its budget; DynamoRouteReader needs a "
-    "total per-attempt deadline",
-)
 def test_trickling_endpoint_costs_at_most_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 

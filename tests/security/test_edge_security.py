@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import uuid
 from contextlib import redirect_stdout
 from typing import Any
 from urllib.parse import unquote
@@ -341,7 +342,15 @@ def test_the_secret_never_reaches_logs_metrics_or_generated_responses(
     for record in ROUTES:
         table.put_route(record)
     clock = FakeClock()
-    config = EdgeConfig("routes", ("us-east-1",), origin_verify_header=VERIFY, log_level="DEBUG")
+    # A service name of its own: Powertools keeps one stdlib logger (and its handler, bound to
+    # the stdout of the moment it was made) per service, so a shared name would log elsewhere.
+    config = EdgeConfig(
+        "routes",
+        ("us-east-1",),
+        origin_verify_header=VERIFY,
+        log_level="DEBUG",
+        service_name=f"edge-router-secrets-{uuid.uuid4().hex[:8]}",
+    )
     router = EdgeRouter(config, reader=table, clock=clock, telemetry=Telemetry.from_config(config))
     stdout = io.StringIO()
     with redirect_stdout(stdout):
