@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from tests.stateful.lifecycle_support import Driver, check_invariants
 
 from hostnames.pool_sync import HandlePool
 from routing_table.core import keys
@@ -19,6 +18,7 @@ from routing_table.errors import (
 )
 from routing_table.lifecycle.records import EnvRecord
 from routing_table.store.sync import RouteStore
+from tests.stateful.lifecycle_support import Driver, check_invariants
 
 SERVICES = {"api": "https://api.internal", "web": "s3://bucket/site"}
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.contract.harness import ForcedLeftovers, Shell, route
 from routing_table.core import keys
 from routing_table.core.records import RouteRecord
 from routing_table.errors import OwnershipError, RouteNotFoundError, SchemaMismatchError
+from tests.contract.harness import ForcedLeftovers, Shell, route
 
 # --- table ------------------------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tests.stateful.lifecycle_support import Driver, check_invariants
 
 from hostnames.pool_sync import HandlePool
 from routing_table.core import keys
+from tests.stateful.lifecycle_support import Driver, check_invariants
 
 ENVS = 20
 SERVICES = {"api": "https://api.internal", "web": "s3://bucket/site"}
