@@ -77,16 +77,6 @@ def validate_pool_name(pool: str) -> str:
     return pool
 
 
-def validate_env_id(env_id: str) -> str:
-    if not env_id or env_id != env_id.strip() or "#" in env_id:
-        raise InvalidInputError(
-            f"environment id {env_id!r} is invalid (empty, padded or containing '#')",
-            field="env_id",
-            value=env_id,
-        )
-    return env_id
-
-
 def numbered_handles(prefix: str, count: int, *, start: int = 1) -> list[str]:
     """``numbered_handles("team", 3)`` is ``["team1", "team2", "team3"]``, each one checked."""
     if not 1 <= count <= MAX_NUMBERED_HANDLES:

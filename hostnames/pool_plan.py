@@ -38,10 +38,10 @@ from hostnames.handles import (
     normalize_handle,
     random_handle,
     utc_now,
-    validate_env_id,
     validate_pool_name,
 )
 from routing_table.core import keys
+from routing_table.core.keys import validate_env_id
 from routing_table.errors import (
     ConditionFailedError,
     HandleContentionError,

@@ -30,8 +30,11 @@ Secondary indexes (both sparse: an item without the index's key attributes is no
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Final
+
+from routing_table.errors import InvalidInputError
 
 TABLE_PK: Final = "pk"
 TABLE_SK: Final = "sk"
@@ -70,6 +73,21 @@ MAX_BATCH_GET_KEYS: Final = 100
 
 Key = tuple[str, str]
 """A primary key as (pk, sk)."""
+
+_ENV_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def validate_env_id(env_id: str) -> str:
+    """Env ids end up inside keys (``ENV#<id>``, ``OWNER#<id>``, ``ASSET#<id>#...``): no ``#``,
+    no spaces, nothing a key parser could split on. The one rule for every package."""
+    if not _ENV_ID.match(env_id):
+        raise InvalidInputError(
+            f"environment id {env_id!r} is invalid: 1-128 characters of letters, digits, "
+            "'.', '_' and '-', starting with a letter or digit",
+            field="env_id",
+            value=env_id,
+        )
+    return env_id
 
 
 def route_key(host: str, prefix: str) -> Key:

@@ -30,6 +30,7 @@ from hostnames import pool_plan
 from hostnames.handles import random_handle
 from hostnames.names import generate_hostname
 from routing_table.core import keys, records
+from routing_table.core.keys import validate_env_id
 from routing_table.core.records import RouteRecord
 from routing_table.errors import (
     ConditionFailedError,
@@ -89,23 +90,10 @@ ROOT_PREFIX = "/"
 
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_ENV_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _OWNER = {"#o": "owner", "#pk": keys.TABLE_PK}
 
 
 # --- inputs ----------------------------------------------------------------------------------
-
-
-def validate_env_id(env_id: str) -> str:
-    """Env ids end up inside keys (``ENV#<id>``, ``ASSET#<id>#...``): no ``#``, no spaces."""
-    if not _ENV_ID.match(env_id):
-        raise InvalidInputError(
-            f"environment id {env_id!r} is invalid: 1-128 characters of letters, digits, "
-            "'.', '_' and '-', starting with a letter or digit",
-            field="env_id",
-            value=env_id,
-        )
-    return env_id
 
 
 def validate_service(name: str) -> str:

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 
 from slugify import slugify
 
+from routing_table.core.keys import validate_env_id
 from routing_table.core.records import RouteRecord
 from routing_table.errors import InvalidInputError
-from routing_table.lifecycle.plan import validate_env_id, validate_service
+from routing_table.lifecycle.plan import validate_service
 from routing_table.lifecycle.records import EnvSpec, HandleMode
 from routing_table.models import Route, TargetResolver, parse_target, resolve_target
 

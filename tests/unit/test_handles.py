@@ -21,12 +21,12 @@ from hostnames.handles import (
     normalize_handle,
     numbered_handles,
     random_handle,
-    validate_env_id,
     validate_pool_name,
 )
 from hostnames.names import is_valid_label
 from hostnames.pool_plan import PlanContext, Tuning, allocate, release
 from routing_table.core import keys
+from routing_table.core.keys import validate_env_id
 from routing_table.errors import (
     ConditionFailedError,
     EdgeRouterError,
@@ -105,7 +105,7 @@ def test_bad_pool_names(pool: str) -> None:
         validate_pool_name(pool)
 
 
-@pytest.mark.parametrize("env_id", ["", " padded", "a#b"])
+@pytest.mark.parametrize("env_id", ["", " padded", "a#b", "-lead", "x" * 129, "a b"])
 def test_bad_env_ids(env_id: str) -> None:
     with pytest.raises(InvalidInputError, match="environment id"):
         validate_env_id(env_id)
