@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import json
 import re
 import sys
+from dataclasses import asdict
 
 from benchmarks.harness import (
     BENCH_DIR,
-    TABLE_HEADER_LINES,
     BenchContext,
     Measurement,
     machine_description,
@@ -26,6 +27,7 @@ SUITES: list[str] = ["core", "handler", "lookup", "scale", "handles", "lifecycle
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
+RESULTS = BENCH_DIR / "results.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,46 +51,52 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(suite_rows)
     finally:
         ctx.close()
-    table = render_table(rows)
+    if args.quick:
+        print(render_table(rows))
+        return 0
+    merged = merge_results(load_results(), rows, ran=chosen)
+    save_results(merged)
+    table = render_table(merged)
     print(table)
-    if not args.quick:
-        write_readme(table, ran=chosen)
-        from benchmarks.plots import write_plots
+    write_readme(table, ran=chosen)
+    from benchmarks.plots import write_plots
 
-        for path in write_plots(rows, BENCH_DIR / "plots"):
-            print(f"plot: {path.relative_to(BENCH_DIR.parent)}", file=sys.stderr)
+    for path in write_plots(merged, BENCH_DIR / "plots"):
+        print(f"plot: {path.relative_to(BENCH_DIR.parent)}", file=sys.stderr)
     return 0
 
 
+def load_results() -> list[Measurement]:
+    """The figures of earlier runs (``results.json``), the source of the table and the plots."""
+    if not RESULTS.exists():
+        return []
+    return [Measurement(**row) for row in json.loads(RESULTS.read_text())]
+
+
+def save_results(rows: list[Measurement]) -> None:
+    RESULTS.write_text(json.dumps([asdict(row) for row in rows], indent=1) + "\n")
+
+
+def merge_results(
+    previous: list[Measurement], fresh: list[Measurement], *, ran: list[str]
+) -> list[Measurement]:
+    """This run's rows, plus earlier rows of the suites it did not run, in report order."""
+    kept = [row for row in previous if row.suite not in ran]
+    return sorted(kept + fresh, key=lambda row: _order(row.suite))
+
+
 def write_readme(table: str, *, ran: list[str]) -> None:
-    """Rewrite the results block; rows of suites not run this time are kept as they were."""
+    """Rewrite the results block with the merged table."""
     path = BENCH_DIR / "README.md"
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    kept = [row for row in _previous_rows(text) if _suite_of(row) not in ran]
-    new_rows = table.splitlines()
-    header, fresh = new_rows[:TABLE_HEADER_LINES], new_rows[TABLE_HEADER_LINES:]
-    merged = sorted(kept + fresh, key=lambda row: _order(_suite_of(row)))
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     scope = "all suites" if set(ran) >= set(SUITES) else f"suites {', '.join(ran)} (others kept)"
-    body = "\n".join(header + merged)
-    block = f"{BEGIN}\nLast run {stamp} on {machine_description()}: {scope}.\n\n{body}\n{END}"
+    block = f"{BEGIN}\nLast run {stamp} on {machine_description()}: {scope}.\n\n{table}\n{END}"
     if BEGIN in text and END in text:
         text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
-
-
-def _previous_rows(text: str) -> list[str]:
-    match = re.search(re.escape(BEGIN) + "(.*?)" + re.escape(END), text, flags=re.S)
-    if not match:
-        return []
-    rows = [line for line in match.group(1).splitlines() if line.startswith("| ")]
-    return rows[1:]  # drop the header row (the separator row does not start with "| ")
-
-
-def _suite_of(row: str) -> str:
-    return row.split("|")[1].strip()
 
 
 def _order(suite: str) -> int:

@@ -118,9 +118,6 @@ def machine_description() -> str:
     )
 
 
-TABLE_HEADER_LINES = 2
-
-
 def render_table(rows: list[Measurement]) -> str:
     lines = [
         "| suite | case | value | baseline | baseline value | better by | note |",
