@@ -284,7 +284,11 @@ class EdgeServer:
         outcome.status = upstream.status
         await response.prepare(request)
         await _pump(
-            response, upstream.content.iter_chunked(CHUNK), outcome, "origin body interrupted"
+            request,
+            response,
+            upstream.content.iter_chunked(CHUNK),
+            outcome,
+            "origin body interrupted",
         )
         return response
 
@@ -332,28 +336,32 @@ class EdgeServer:
             # Enter the body only to release its connection on exit; read through the wrapper,
             # which checks the byte count against Content-Length.
             async with body:
-                await _pump(response, body.iter_chunks(CHUNK), outcome, "S3 body interrupted")
+                chunks = body.iter_chunks(CHUNK)
+                await _pump(request, response, chunks, outcome, "S3 body interrupted")
         else:
             await response.write_eof()
         return response
 
 
 async def _pump(
+    request: web.Request,
     response: web.StreamResponse,
     chunks: Any,
     outcome: Outcome,
     note: str,
 ) -> None:
     """Copy chunks to the viewer. Headers are already out, so a failure mid-body can only cut
-    the connection: the viewer then sees a short body, as behind CloudFront."""
+    the connection: the viewer then sees a short body, as behind CloudFront. The cut is made
+    here, quietly, rather than by raising into aiohttp (which would log a traceback and try to
+    append a 500 to a response already under way); the access log carries the note."""
     try:
         async for chunk in chunks:
             await response.write(chunk)
         await response.write_eof()
     except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
         outcome.note = f"{note}: {type(exc).__name__}"
-        response.force_close()
-        raise ConnectionResetError(outcome.note) from exc
+        if request.transport is not None:
+            request.transport.close()
 
 
 _REASONS = {

@@ -45,6 +45,14 @@ async def upstream_app_handler(request: web.Request) -> web.StreamResponse:
             await response.write(BIG[start : start + 65536])
         await response.write_eof()
         return response
+    if request.path == "/api/cut":
+        # Promise 1 MiB, send 64 KiB, then drop the connection: an origin dying mid-body.
+        response = web.StreamResponse(headers={"Content-Length": str(len(BIG))})
+        await response.prepare(request)
+        await response.write(BIG[:65536])
+        assert request.transport is not None
+        request.transport.close()
+        return response
     if request.path == "/api/slow":
         await asyncio.sleep(3)
     if request.path == "/api/teapot":
@@ -191,6 +199,21 @@ async def test_large_body_is_streamed_byte_for_byte(served: Served) -> None:
     status, _, body = await served.get(API_HOST, "/api/big")
     assert status == 200
     assert hashlib.sha256(body).digest() == hashlib.sha256(BIG).digest()
+
+
+async def test_origin_dying_mid_body_cuts_the_viewer_short_without_a_traceback(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with served.session.get(served.url + "/api/cut", headers={"Host": API_HOST}) as resp:
+        assert resp.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await resp.read()  # a short body, never one that looks complete
+    # serve keeps answering, and nothing logged a traceback for the cut
+    status, _, _ = await served.get(API_HOST, "/api/teapot")
+    assert status == 418
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert any("origin body interrupted" in r.getMessage() for r in caplog.records)
 
 
 async def test_s3_route_serves_object_with_its_metadata(served: Served) -> None:
