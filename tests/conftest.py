@@ -16,8 +16,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from routing_table.local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
+
+# Speed is measured in benchmarks/, never asserted in tests: no per-example deadline (a loaded
+# 2-core CI machine would turn it into a flake). Failures print the blob that reproduces them.
+settings.register_profile("project", deadline=None, print_blob=True)
+settings.load_profile("project")
 
 _ISOLATED_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
