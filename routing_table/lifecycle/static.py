@@ -10,20 +10,27 @@ HTML names stay the same across versions and must be revalidated (``no-cache``);
 gets a short lifetime.
 
 S3 calls are not DynamoDB calls: their errors are translated here into ``ObjectStoreError``
-at their one call site each. The S3 client honours ``AWS_ENDPOINT_URL_S3``.
+in ``s3_errors``. The S3 clients honour ``AWS_ENDPOINT_URL_S3`` and ``AWS_REGION``.
+
+The sync (boto3) and async (aioboto3) helpers share every rule: the request of each upload,
+the listing parameters and the parsing of each page are built by pure functions here; the two
+differ only in whether the SDK call is awaited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from routing_table.clients import CONTROL_PLANE, resolve_region
 from routing_table.errors import InvalidInputError, ObjectStoreError
 from routing_table.lifecycle.plan import normalize_asset_path
 from routing_table.models import S3Target, parse_target
@@ -76,6 +83,11 @@ def content_type(path: str) -> str:
     return kind
 
 
+def object_headers(path: str) -> dict[str, str]:
+    """The S3 object settings an uploaded asset carries (``upload_file`` ExtraArgs)."""
+    return {"ContentType": content_type(path), "CacheControl": cache_control(path)}
+
+
 def read_assets_file(path: Path) -> list[str]:
     """Paths one per line; blank lines and ``#`` comments are skipped."""
     try:
@@ -113,28 +125,94 @@ def s3_client(**kwargs: Any) -> Any:
     """An S3 client with the standard AWS settings (``AWS_ENDPOINT_URL_S3`` included)."""
     import boto3
 
-    from routing_table.clients import CONTROL_PLANE, resolve_region
-
     kwargs.setdefault("region_name", resolve_region())
     return boto3.client("s3", config=CONTROL_PLANE.botocore_config(), **kwargs)
 
 
-def list_prefix(client: Any, location: S3Location) -> list[str]:
-    """Asset paths of every object under the location (ListObjectsV2, all pages)."""
+def aio_s3_client(*, session: Any = None, **kwargs: Any) -> Any:
+    """The aioboto3 twin of ``s3_client``: ``async with aio_s3_client() as client``.
+
+    aioboto3's client (not bare aiobotocore's) is needed: it carries ``upload_file``.
+    """
+    if session is None:
+        import aioboto3
+
+        session = aioboto3.Session()
+    kwargs.setdefault("region_name", resolve_region())
+    return session.client("s3", config=CONTROL_PLANE.botocore_config(), **kwargs)
+
+
+# --- pure parts shared by the sync and async S3 helpers ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file's upload: the ``upload_file`` parameters, whichever SDK sends them."""
+
+    path: str  # the asset path, for messages
+    params: dict[str, Any]
+
+
+def list_params(location: S3Location) -> dict[str, str]:
+    """ListObjectsV2 parameters for everything under the location (and nothing beside it)."""
+    return {"Bucket": location.bucket, "Prefix": _list_start(location)}
+
+
+def page_paths(page: Mapping[str, Any], location: S3Location) -> list[str]:
+    """The asset paths of one ListObjectsV2 page."""
+    start = _list_start(location)
+    return [
+        normalize_asset_path(obj["Key"][len(start) :])
+        for obj in page.get("Contents", [])
+        if not obj["Key"].endswith("/")  # "folder" placeholder objects are not assets
+    ]
+
+
+def upload_requests(files: Mapping[str, Path], location: S3Location) -> list[Upload]:
+    """Each file to its key under the location, with its Content-Type and Cache-Control."""
+    return [
+        Upload(
+            path,
+            {
+                "Filename": str(full),
+                "Bucket": location.bucket,
+                "Key": location.key(path),
+                "ExtraArgs": {
+                    "ContentType": content_type(path),
+                    "CacheControl": cache_control(path),
+                },
+            },
+        )
+        for path, full in files.items()
+    ]
+
+
+@contextmanager
+def s3_errors(what: str, location: S3Location) -> Iterator[None]:
+    """SDK errors of the block as one ``ObjectStoreError`` (boto3 and aioboto3 raise the same)."""
+    from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import BotoCoreError, ClientError
 
-    start = f"{location.prefix}/" if location.prefix else ""
-    paths: list[str] = []
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=start
-        ):
-            for obj in page.get("Contents", []):
-                key: str = obj["Key"]
-                if not key.endswith("/"):  # "folder" placeholder objects are not assets
-                    paths.append(normalize_asset_path(key[len(start) :]))
-    except (ClientError, BotoCoreError) as exc:
-        raise _s3_error("list", location, exc) from None
+        yield
+    # boto3's upload_file wraps the ClientError in S3UploadFailedError; aioboto3's does not.
+    except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+        raise _s3_error(what, location, exc) from None
+
+
+def _list_start(location: S3Location) -> str:
+    return f"{location.prefix}/" if location.prefix else ""
+
+
+# --- sync (boto3) ------------------------------------------------------------------------------
+
+
+def list_prefix(client: Any, location: S3Location) -> list[str]:
+    """Asset paths of every object under the location (ListObjectsV2, all pages)."""
+    paths: list[str] = []
+    with s3_errors("list", location):
+        for page in client.get_paginator("list_objects_v2").paginate(**list_params(location)):
+            paths += page_paths(page, location)
     return sorted(paths)
 
 
@@ -148,24 +226,72 @@ def upload_directory(
 ) -> int:
     """Upload every file to ``location`` with its Content-Type and Cache-Control."""
 
-    def upload(item: tuple[str, Path]) -> None:
-        path, full = item
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        extra = {"ContentType": content_type(path), "CacheControl": cache_control(path)}
-        try:
-            client.upload_file(str(full), location.bucket, location.key(path), ExtraArgs=extra)
-        except (ClientError, BotoCoreError) as exc:
-            raise _s3_error(f"upload {path} to", location, exc) from None
+    def upload(request: Upload) -> None:
+        with s3_errors(f"upload {request.path} to", location):
+            client.upload_file(**request.params)
         if progress is not None:
             progress(1)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        list(pool.map(upload, files.items()))
+        list(pool.map(upload, upload_requests(files, location)))
+    return len(files)
+
+
+# --- async (aioboto3) --------------------------------------------------------------------------
+
+
+async def alist_prefix(client: Any, location: S3Location) -> list[str]:
+    """``list_prefix`` on an aioboto3 S3 client."""
+    paths: list[str] = []
+    with s3_errors("list", location):
+        async for page in client.get_paginator("list_objects_v2").paginate(**list_params(location)):
+            paths += page_paths(page, location)
+    return sorted(paths)
+
+
+async def aupload_directory(
+    client: Any,
+    files: dict[str, Path],
+    location: S3Location,
+    *,
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> int:
+    """``upload_directory`` on an aioboto3 S3 client: ``concurrency`` uploads in flight.
+
+    A fixed set of workers drains one queue of requests (rather than one task per file), so
+    tens of thousands of files cost as many coroutines as the concurrency, not as the files.
+    The first failure cancels the other uploads and is raised as it is (not as a group).
+    """
+    pending = iter(upload_requests(files, location))
+
+    async def worker() -> None:
+        for request in pending:  # shared: each request is taken by exactly one worker
+            with s3_errors(f"upload {request.path} to", location):
+                await client.upload_file(**request.params)
+            if progress is not None:
+                progress(1)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, concurrency)):
+                group.create_task(worker())
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     return len(files)
 
 
 def _s3_error(what: str, location: S3Location, exc: Exception) -> ObjectStoreError:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+    cause = _client_error(exc)
+    code = cause.response.get("Error", {}).get("Code") if cause else type(exc).__name__
     where = f"s3://{location.bucket}/{location.prefix}"
-    return ObjectStoreError(f"could not {what} {where} ({code}): {exc}", url=where)
+    return ObjectStoreError(f"could not {what} {where} ({code}): {cause or exc}", url=where)
+
+
+def _client_error(exc: BaseException | None) -> Any:
+    """The ClientError behind ``exc`` (itself, or the one a wrapper was raised from)."""
+    while exc is not None:
+        if hasattr(exc, "response"):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None

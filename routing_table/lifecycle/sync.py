@@ -11,6 +11,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hostnames.handles import Chooser
@@ -28,6 +29,13 @@ from routing_table.lifecycle.plan import (
 )
 from routing_table.lifecycle.records import EnvRecord
 from routing_table.lifecycle.specs import build_spec, route_template, route_templates
+from routing_table.lifecycle.static import (
+    list_directory,
+    list_prefix,
+    parse_source,
+    s3_client,
+    upload_directory,
+)
 from routing_table.models import AwsTargetResolver, TargetResolver
 from routing_table.store.base import Backoff, Plan, utc_now
 from routing_table.store.sync import run
@@ -164,6 +172,59 @@ class Environments:
             env_id, service, version, assets, source=source, spa_fallback=spa_fallback
         )
         return self.run(plan, progress)
+
+    def deploy_from_s3(
+        self,
+        env_id: str,
+        service: str,
+        version: str,
+        *,
+        source: str,
+        spa_fallback: str | None = None,
+        s3: Any = None,
+        progress: Progress | None = None,
+    ) -> DeployResult:
+        """Deploy the objects already under ``source`` (listed with ListObjectsV2)."""
+        paths = list_prefix(s3 if s3 is not None else s3_client(), parse_source(source))
+        return self.deploy(
+            env_id,
+            service,
+            version,
+            paths,
+            source=source,
+            spa_fallback=spa_fallback,
+            progress=progress,
+        )
+
+    def deploy_directory(
+        self,
+        env_id: str,
+        service: str,
+        version: str,
+        directory: Path,
+        *,
+        source: str,
+        spa_fallback: str | None = None,
+        s3: Any = None,
+        upload_progress: Progress | None = None,
+        progress: Progress | None = None,
+    ) -> DeployResult:
+        """Upload ``directory`` under ``source`` (Content-Type, Cache-Control), then deploy it."""
+        location = parse_source(source)  # a bad source is refused before anything is uploaded
+        files = list_directory(directory)
+        client = s3 if s3 is not None else s3_client()
+        upload_directory(
+            client, files, location, concurrency=self.plans.concurrency, progress=upload_progress
+        )
+        return self.deploy(
+            env_id,
+            service,
+            version,
+            list(files),
+            source=source,
+            spa_fallback=spa_fallback,
+            progress=progress,
+        )
 
     def rollback(self, env_id: str, service: str, version: str | None = None) -> DeployResult:
         return self.run(self.plans.rollback(env_id, service, version))
