@@ -19,8 +19,10 @@ Invalid input raises the project's own ``InvalidTargetError`` / ``InvalidHostErr
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -238,11 +240,80 @@ class TargetResolver(Protocol):
     def bucket_region(self, bucket: str) -> str: ...
 
 
+class AsyncTargetResolver(Protocol):
+    """The awaitable twin of ``TargetResolver``, for async control planes."""
+
+    async def alb_dns_name(self, arn: str, region: str) -> str: ...
+
+    async def bucket_region(self, bucket: str) -> str: ...
+
+
+def is_async_resolver(resolver: TargetResolver | AsyncTargetResolver) -> bool:
+    return inspect.iscoroutinefunction(resolver.bucket_region)
+
+
+# The pure halves of resolution, shared by the boto3 and aioboto3 resolvers: the SDK call is
+# the only part that differs (awaited or not); parameters, replies and errors are read here.
+
+
+def alb_dns_from_reply(arn: str, reply: Mapping[str, Any]) -> str:
+    balancers = reply.get("LoadBalancers", [])
+    if not balancers or not balancers[0].get("DNSName"):
+        raise _target_error(arn, "no such load balancer")
+    return str(balancers[0]["DNSName"]).lower()
+
+
+def alb_error(arn: str, exc: Exception) -> InvalidTargetError:
+    """An ELBv2 failure (botocore ``ClientError`` or ``BotoCoreError``) as a target error."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return _target_error(arn, f"ELBv2 could not be reached: {exc}")
+    code = response.get("Error", {}).get("Code", "")
+    if code in ("LoadBalancerNotFound", "LoadBalancerNotFoundException"):
+        return _target_error(arn, "no such load balancer")
+    return _target_error(arn, f"ELBv2 DescribeLoadBalancers failed ({code})")
+
+
+def bucket_region_from_head(bucket: str, reply_or_error: Mapping[str, Any] | Exception) -> str:
+    """The region from a HeadBucket reply, or from its error: S3 names the region even when
+    it refuses access (403), so only an answer without it (a 404) is fatal."""
+    raw = f"s3://{bucket}"
+    if isinstance(reply_or_error, Exception):
+        response = getattr(reply_or_error, "response", None)
+        if response is None:
+            raise _target_error(raw, f"S3 could not be reached: {reply_or_error}")
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if "x-amz-bucket-region" not in headers:
+            code = response.get("Error", {}).get("Code", "")
+            reason = "no such bucket" if code in ("404", "NoSuchBucket") else f"S3 {code}"
+            raise _target_error(raw, reason)
+    else:
+        headers = reply_or_error.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    region = headers.get("x-amz-bucket-region")
+    if not region:
+        raise _target_error(raw, "S3 did not say the bucket's region; add ?region=")
+    return str(region)
+
+
+def _sdk_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
+class _Answers:
+    """Answers already given, per resolver: a target resolves once per process."""
+
+    def __init__(self) -> None:
+        self.dns: dict[str, str] = {}
+        self.regions: dict[str, str] = {}
+
+
 class AwsTargetResolver:
     """Resolves through ELBv2 and S3 with the standard AWS settings; answers are cached.
 
     ELBv2 and S3 calls are not DynamoDB calls, so they do not pass ``store.calls``; their
-    errors are translated here, at their one call site each.
+    errors are translated by the pure functions above, at their one call site each.
     """
 
     def __init__(self, session: boto3.Session | None = None, config: Any = None) -> None:
@@ -250,71 +321,104 @@ class AwsTargetResolver:
 
         self._session = session or boto3.Session()
         self._config = config
-        self._dns: dict[str, str] = {}
-        self._regions: dict[str, str] = {}
+        self._answers = _Answers()
 
     def alb_dns_name(self, arn: str, region: str) -> str:
-        if arn not in self._dns:
-            self._dns[arn] = self._describe_alb(arn, region)
-        return self._dns[arn]
+        if arn not in self._answers.dns:
+            self._answers.dns[arn] = self._describe_alb(arn, region)
+        return self._answers.dns[arn]
 
     def _describe_alb(self, arn: str, region: str) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         client = self._session.client("elbv2", region_name=region, config=self._config)
         try:
             reply = client.describe_load_balancers(LoadBalancerArns=[arn])
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("LoadBalancerNotFound", "LoadBalancerNotFoundException"):
-                raise _target_error(arn, "no such load balancer") from None
-            raise _target_error(arn, f"ELBv2 DescribeLoadBalancers failed ({code})") from None
-        except BotoCoreError as exc:
-            raise _target_error(arn, f"ELBv2 could not be reached: {exc}") from None
-        balancers = reply.get("LoadBalancers", [])
-        if not balancers or not balancers[0].get("DNSName"):
-            raise _target_error(arn, "no such load balancer")
-        return balancers[0]["DNSName"].lower()
+        except _sdk_errors() as exc:
+            raise alb_error(arn, exc) from None
+        return alb_dns_from_reply(arn, reply)
 
     def bucket_region(self, bucket: str) -> str:
-        if bucket not in self._regions:
-            self._regions[bucket] = self._head_bucket(bucket)
-        return self._regions[bucket]
+        if bucket not in self._answers.regions:
+            self._answers.regions[bucket] = self._head_bucket(bucket)
+        return self._answers.regions[bucket]
 
     def _head_bucket(self, bucket: str) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        raw = f"s3://{bucket}"
         client = self._session.client("s3", config=self._config, region_name=resolve_region())
         try:
-            reply = client.head_bucket(Bucket=bucket)
-            headers = reply.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        except ClientError as exc:
-            # S3 names the region even when it refuses access (403): only a 404 is fatal.
-            headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-            if "x-amz-bucket-region" not in headers:
-                code = exc.response.get("Error", {}).get("Code", "")
-                reason = "no such bucket" if code in ("404", "NoSuchBucket") else f"S3 {code}"
-                raise _target_error(raw, reason) from None
-        except BotoCoreError as exc:
-            raise _target_error(raw, f"S3 could not be reached: {exc}") from None
-        region = headers.get("x-amz-bucket-region")
-        if not region:
-            raise _target_error(raw, "S3 did not say the bucket's region; add ?region=")
-        return str(region)
+            reply: Mapping[str, Any] | Exception = client.head_bucket(Bucket=bucket)
+        except _sdk_errors() as exc:
+            reply = exc
+        return bucket_region_from_head(bucket, reply)
 
 
-def resolve_target(
-    target: S3Target | HttpTarget | AlbTarget, resolver: TargetResolver
-) -> S3Target | HttpTarget | AlbTarget:
+class AsyncAwsTargetResolver:
+    """``AwsTargetResolver`` over aioboto3: the same requests, replies, errors and cache."""
+
+    def __init__(self, session: Any = None, config: Any = None) -> None:
+        if session is None:
+            import aioboto3
+
+            session = aioboto3.Session()
+        self._session = session
+        self._config = config
+        self._answers = _Answers()
+
+    async def alb_dns_name(self, arn: str, region: str) -> str:
+        if arn not in self._answers.dns:
+            self._answers.dns[arn] = await self._describe_alb(arn, region)
+        return self._answers.dns[arn]
+
+    async def _describe_alb(self, arn: str, region: str) -> str:
+        try:
+            async with self._session.client(
+                "elbv2", region_name=region, config=self._config
+            ) as client:
+                reply = await client.describe_load_balancers(LoadBalancerArns=[arn])
+        except _sdk_errors() as exc:
+            raise alb_error(arn, exc) from None
+        return alb_dns_from_reply(arn, reply)
+
+    async def bucket_region(self, bucket: str) -> str:
+        if bucket not in self._answers.regions:
+            self._answers.regions[bucket] = await self._head_bucket(bucket)
+        return self._answers.regions[bucket]
+
+    async def _head_bucket(self, bucket: str) -> str:
+        reply: Mapping[str, Any] | Exception
+        try:
+            async with self._session.client(
+                "s3", config=self._config, region_name=resolve_region()
+            ) as client:
+                reply = await client.head_bucket(Bucket=bucket)
+        except _sdk_errors() as exc:
+            reply = exc
+        return bucket_region_from_head(bucket, reply)
+
+
+Resolvable = S3Target | HttpTarget | AlbTarget
+
+
+def resolve_target(target: Resolvable, resolver: TargetResolver) -> Resolvable:
     """The target with what the edge needs filled in (ALB DNS name, bucket region)."""
     if isinstance(target, AlbTarget) and target.dns_name is None:
-        return target.model_copy(
-            update={"dns_name": resolver.alb_dns_name(target.arn, target.region)}
-        )
+        return with_answer(target, resolver.alb_dns_name(target.arn, target.region))
     if isinstance(target, S3Target) and target.region is None:
-        return target.model_copy(update={"region": resolver.bucket_region(target.bucket)})
+        return with_answer(target, resolver.bucket_region(target.bucket))
     return target
+
+
+async def aresolve_target(target: Resolvable, resolver: AsyncTargetResolver) -> Resolvable:
+    """``resolve_target`` with an async resolver."""
+    if isinstance(target, AlbTarget) and target.dns_name is None:
+        return with_answer(target, await resolver.alb_dns_name(target.arn, target.region))
+    if isinstance(target, S3Target) and target.region is None:
+        return with_answer(target, await resolver.bucket_region(target.bucket))
+    return target
+
+
+def with_answer(target: S3Target | AlbTarget, answer: str) -> Resolvable:
+    """An ALB with its DNS name, or a bucket with its region."""
+    field = "dns_name" if isinstance(target, AlbTarget) else "region"
+    return target.model_copy(update={field: answer})
 
 
 # --- routes ----------------------------------------------------------------------------------

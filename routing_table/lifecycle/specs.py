@@ -16,7 +16,15 @@ from routing_table.core.records import RouteRecord
 from routing_table.errors import InvalidInputError
 from routing_table.lifecycle.plan import validate_service
 from routing_table.lifecycle.records import EnvSpec, HandleMode
-from routing_table.models import Route, TargetResolver, parse_target, resolve_target
+from routing_table.models import (
+    AsyncTargetResolver,
+    Resolvable,
+    Route,
+    TargetResolver,
+    aresolve_target,
+    parse_target,
+    resolve_target,
+)
 
 # A syntactically valid host for building a template; every use replaces it with the
 # service's real hostname (``plan.route_for``).
@@ -82,8 +90,7 @@ def build_spec(
 
 def route_template(target: str, owner: str, resolver: TargetResolver) -> RouteRecord:
     """The route a target makes (origin fields filled in); host and prefix are placeholders."""
-    resolved = resolve_target(parse_target(target), resolver)
-    return Route.parse(host=_TEMPLATE_HOST, target=resolved, owner=owner).to_record()
+    return _template(resolve_target(parse_target(target), resolver), owner)
 
 
 def route_templates(spec: EnvSpec, resolver: TargetResolver) -> dict[str, RouteRecord]:
@@ -91,3 +98,20 @@ def route_templates(spec: EnvSpec, resolver: TargetResolver) -> dict[str, RouteR
         name: route_template(target, spec.env_id, resolver)
         for name, target in spec.services.items()
     }
+
+
+async def aroute_template(target: str, owner: str, resolver: AsyncTargetResolver) -> RouteRecord:
+    """``route_template`` with an async resolver."""
+    return _template(await aresolve_target(parse_target(target), resolver), owner)
+
+
+async def aroute_templates(spec: EnvSpec, resolver: AsyncTargetResolver) -> dict[str, RouteRecord]:
+    # One after the other: a handful of services, and the resolver caches repeated targets.
+    return {
+        name: await aroute_template(target, spec.env_id, resolver)
+        for name, target in spec.services.items()
+    }
+
+
+def _template(resolved: Resolvable, owner: str) -> RouteRecord:
+    return Route.parse(host=_TEMPLATE_HOST, target=resolved, owner=owner).to_record()
