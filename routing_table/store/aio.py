@@ -79,8 +79,13 @@ async def _execute(
                 return await run(sub, client, table, sleep=sleep, progress=progress)
 
         # A TaskGroup cancels the siblings when one fails, like the sync pool's cancel_futures.
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(bounded(p)) for p in step.plans]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(bounded(p)) for p in step.plans]
+        except BaseExceptionGroup as failed:
+            # Raise the first failure as itself, as the sync pool does: a project error must
+            # reach the plan (``plan.throw``) and the caller unwrapped, not as a group.
+            raise failed.exceptions[0] from None
         return [t.result() for t in tasks]
     raise TypeError(f"unknown plan step {step!r}")
 

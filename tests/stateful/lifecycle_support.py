@@ -49,10 +49,14 @@ class SimulatedCrash(Exception):
 
 
 class CrashingClient:
-    """A boto3 client whose process 'dies' after ``budget`` more writes (None: never)."""
+    """A boto3 or aioboto3 client whose process 'dies' after ``budget`` more writes (None:
+    never). The async wrapper awaits the same write; only the call differs."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, asynchronous: bool = False) -> None:
         self._client = client
+        # aiobotocore's methods return awaitables without being coroutine functions, so the
+        # caller says which kind of client this is.
+        self._asynchronous = asynchronous
         self.budget: int | None = None
         self.writes = 0
 
@@ -60,19 +64,33 @@ class CrashingClient:
         method = getattr(self._client, name)
         if name not in WRITES:
             return method
+        if self._asynchronous:
+
+            async def awrite(**params: Any) -> Any:
+                self._before(name)
+                reply = await method(**params)
+                return self._after(name, reply)
+
+            return awrite
 
         def write(**params: Any) -> Any:
-            if self.budget is not None and self.budget <= 0:
-                raise SimulatedCrash(name)
-            reply = method(**params)
-            self.writes += 1
-            if self.budget is not None:
-                self.budget -= 1
-                if self.budget <= 0:
-                    raise SimulatedCrash(name)
-            return reply
+            self._before(name)
+            return self._after(name, method(**params))
 
         return write
+
+    def _before(self, name: str) -> None:
+        if self.budget is not None and self.budget <= 0:
+            raise SimulatedCrash(name)
+
+    def _after(self, name: str, reply: Any) -> Any:
+        """The write landed; the process may die before it sees the reply."""
+        self.writes += 1
+        if self.budget is not None:
+            self.budget -= 1
+            if self.budget <= 0:
+                raise SimulatedCrash(name)
+        return reply
 
 
 _handles = itertools.count()
@@ -121,7 +139,8 @@ class Driver:
         else:
             self._loop = asyncio.new_event_loop()
             self._cm = aio_dynamodb_client()
-            self.client = self._loop.run_until_complete(self._cm.__aenter__())
+            raw_async = self._loop.run_until_complete(self._cm.__aenter__())
+            self.client = CrashingClient(raw_async, asynchronous=True)
             self.envs = AsyncEnvironments(table, self.client, sleep=self._sleep, **common)
 
     async def _sleep(self, seconds: float) -> None:

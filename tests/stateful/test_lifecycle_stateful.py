@@ -36,11 +36,14 @@ crashes = st.none() | st.integers(min_value=1, max_value=6)
 
 
 class LifecycleMachine(RuleBasedStateMachine):
+    """Drives one shell; ``shell`` is set per test (``machine_for``)."""
+
     driver: Driver
+    shell = "sync"
 
     def __init__(self) -> None:
         super().__init__()
-        self.driver = Driver("sync", f"routes-{uuid.uuid4().hex[:12]}")
+        self.driver = Driver(self.shell, f"routes-{uuid.uuid4().hex[:12]}")
         self.driver.create_table()
         HandlePool(self.driver.table, client=self.driver.raw).add(POOL, ["t1", "t2", "t3"])
         # env -> {"handle", "hostnames", "active": str|None, "previous": str|None}
@@ -169,9 +172,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert served == set(VERSIONS[known["active"]])
 
 
-def _run(max_examples: int, steps: int) -> None:
+def machine_for(shell: str) -> type[LifecycleMachine]:
+    """The same machine, rules and invariants, over the sync or the async shell."""
+    return type(f"{shell.title()}LifecycleMachine", (LifecycleMachine,), {"shell": shell})
+
+
+def _run(max_examples: int, steps: int, shell: str = "sync") -> None:
     run_state_machine_as_test(
-        LifecycleMachine,
+        machine_for(shell),
         settings=settings(
             max_examples=max_examples,
             stateful_step_count=steps,
@@ -188,3 +196,14 @@ def test_lifecycle_survives_crashes_on_moto(moto_dynamodb: str) -> None:
 @pytest.mark.dynamodb_local
 def test_lifecycle_survives_crashes_on_dynamodb_local(dynamodb_local: str) -> None:
     _run(max_examples=4, steps=10)
+
+
+# The async shell runs the same plans, so fewer examples suffice to hold its executor (awaited
+# calls, TaskGroup-parallel batches, crashes inside a task) to the same model.
+def test_async_lifecycle_survives_crashes_on_moto(moto_dynamodb: str) -> None:
+    _run(max_examples=10, steps=12, shell="async")
+
+
+@pytest.mark.dynamodb_local
+def test_async_lifecycle_survives_crashes_on_dynamodb_local(dynamodb_local: str) -> None:
+    _run(max_examples=3, steps=10, shell="async")
