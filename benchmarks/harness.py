@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from routing_table.local.dynamodb_local import DynamoDBLocal
 
@@ -73,6 +74,23 @@ class BenchContext:
         if self._ddb is not None:
             self._ddb.stop()
             self._ddb = None
+
+
+async def static_upstream(body: bytes, content_type: str) -> tuple[Any, int]:
+    """A loopback HTTP server answering every request with ``body`` (a stand-in for an ALB);
+    returns its aiohttp runner (``await runner.cleanup()`` stops it) and its port."""
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port: int = runner.addresses[0][1]
+    return runner, port
 
 
 def time_per_call(fn: Callable[[], object], *, repeat: int = 7, number: int = 1000) -> float:

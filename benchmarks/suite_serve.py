@@ -28,9 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
-from benchmarks.harness import BenchContext, Measurement, percentile
+from benchmarks.harness import BenchContext, Measurement, percentile, static_upstream
 from edge_router.local.run import BackgroundLoop
 from routing_table.clients import dynamodb_client
 from routing_table.core.records import RouteRecord
@@ -42,19 +41,6 @@ HOST = "api-bench-serve.example.com"
 CONCURRENCY = 8
 TIME_CAP = 20.0  # seconds per case, whatever the count
 BODY = b"x" * 1024
-
-
-async def _upstream() -> tuple[web.AppRunner, int]:
-    async def answer(request: web.Request) -> web.Response:
-        return web.Response(body=BODY, content_type="application/octet-stream")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port: int = runner.addresses[0][1]
-    return runner, port
 
 
 async def _load(url: str, count: int, concurrency: int) -> tuple[float, list[float]]:
@@ -110,7 +96,7 @@ def run(ctx: BenchContext) -> list[Measurement]:
     count = 300 if ctx.quick else 3000
     loop = BackgroundLoop("bench-serve-upstream")
     try:
-        runner, port = loop.run(_upstream())
+        runner, port = loop.run(static_upstream(BODY, "application/octet-stream"))
         table = _table_with_route(port)
         with (
             tempfile.TemporaryDirectory(prefix="bench-serve-") as state,

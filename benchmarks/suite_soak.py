@@ -43,9 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from benchmarks.harness import BenchContext, Measurement, percentile
+from benchmarks.harness import BenchContext, Measurement, percentile, static_upstream
 from edge_router.local.run import BackgroundLoop
 from routing_table.clients import dynamodb_client
 from routing_table.lifecycle import Environments
@@ -82,19 +81,8 @@ class LoadResult:
 # -- upstreams --------------------------------------------------------------------------------
 
 
-async def _upstream(name: str) -> tuple[web.AppRunner, int]:
-    body = f"upstream {name}\n".encode()
-
-    async def answer(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="text/plain")
-
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port: int = runner.addresses[0][1]
-    return runner, port
+def _upstream(name: str) -> Any:
+    return static_upstream(f"upstream {name}\n".encode(), "text/plain")
 
 
 # -- the environment and what changes under load ----------------------------------------------
