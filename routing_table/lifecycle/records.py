@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -185,35 +185,36 @@ class EnvRecord:
         stopped being active earlier and keeps that time.
         """
         stamp = iso(now)
-        site: dict[str, Version] = {}
-        for ver_name, ver in self.versions(service).items():
+
+        def step(ver_name: str, ver: Version) -> Version:
             if ver_name == name:
-                site[ver_name] = replace(ver, state="active", since=stamp, retired_at=None)
-            elif ver.state == "active":
-                site[ver_name] = replace(ver, state="previous", since=stamp, retired_at=stamp)
-            elif ver.state == "previous":
-                site[ver_name] = replace(ver, state="retired", since=stamp)
-            else:
-                site[ver_name] = ver
-        sites = dict(self.sites)
-        sites[service] = site
-        return replace(self, sites=sites)
+                return replace(ver, state="active", since=stamp, retired_at=None)
+            if ver.state == "active":
+                return replace(ver, state="previous", since=stamp, retired_at=stamp)
+            if ver.state == "previous":
+                return replace(ver, state="retired", since=stamp)
+            return ver
+
+        return self._with_versions(service, step)
 
     def with_site_retired(self, service: str, now: dt.datetime) -> EnvRecord:
         """The service stops being a static site (rerouted): every version may be collected
         after the grace period, counted from now for the active one."""
         stamp = iso(now)
-        site: dict[str, Version] = {}
-        for ver_name, ver in self.versions(service).items():
+
+        def step(_name: str, ver: Version) -> Version:
             if ver.state == "active":
-                site[ver_name] = replace(ver, state="retired", since=stamp, retired_at=stamp)
-            elif ver.state == "previous":
-                site[ver_name] = replace(ver, state="retired", since=stamp)
-            else:
-                site[ver_name] = ver
-        sites = dict(self.sites)
-        sites[service] = site
-        return replace(self, sites=sites)
+                return replace(ver, state="retired", since=stamp, retired_at=stamp)
+            if ver.state == "previous":
+                return replace(ver, state="retired", since=stamp)
+            return ver
+
+        return self._with_versions(service, step)
+
+    def _with_versions(self, service: str, step: Callable[[str, Version], Version]) -> EnvRecord:
+        """The record with every version of ``service`` passed through ``step``."""
+        site = {name: step(name, ver) for name, ver in self.versions(service).items()}
+        return replace(self, sites={**self.sites, service: site})
 
     def bumped(self) -> EnvRecord:
         return replace(self, rev=self.rev + 1)
